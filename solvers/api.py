@@ -1,0 +1,118 @@
+"""The public entry points: `fit` and `encode`, validating their inputs once, at the boundary."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from .backends import get_backend
+from .bcd import Problem, fit_batch, fit_online
+from .codes import resolve_code_solver, solve_codes
+from .errors import InvalidInputError
+from .init import initial_dictionary
+from .options import DEFAULTS, FitOptions, default_code_tol
+from .result import FitResult, ProgressCallback
+from .validation import validate_data, validate_dictionary, validate_options
+
+
+def fit(
+    X: Any,
+    n_components: int,
+    *,
+    init: Any = "data",
+    callback: ProgressCallback | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    return_codes: bool = True,
+    **options: Any,
+) -> FitResult:
+    """Learn a dictionary W (n_components, n_features) and codes H (n_samples, n_components).
+
+    Minimises ½‖X − HW‖²_F + α‖H‖₁ subject to ‖W_j‖₂ ≤ 1 (or + ½λ_W‖W‖²_F with
+    `dictionary_penalty`) by block coordinate descent. X (n_samples, n_features) is any real
+    array, a memory map included. `init` is "data", "svd" or an (n_components, n_features)
+    array. The other keyword options and their defaults are the fields of `FitOptions`.
+    `callback(progress)` runs after every outer iteration (online: every tenth of an epoch) and
+    may return False to stop with stop_reason "cancelled". `checkpoint` is an .npz path: an
+    existing one is resumed from, and it is rewritten every `checkpoint_interval` seconds and
+    when the fit stops.
+    """
+    unknown = set(options) - set(FitOptions.__dataclass_fields__)
+    if unknown:
+        raise InvalidInputError(f"unknown option(s): {', '.join(sorted(unknown))}")
+    opts = DEFAULTS.replace(**options)
+    validate_options(n_components, opts)
+    if opts.alpha <= 0:
+        raise InvalidInputError(
+            f"alpha must be > 0; got {opts.alpha} (α = 0 is plain least squares, not sparse coding)"
+        )
+    X = validate_data(X, dtype=opts.dtype)
+    if not isinstance(init, str):
+        init = validate_dictionary(init, X.shape[1], int(n_components))
+    elif init not in ("data", "svd"):
+        raise InvalidInputError(f"init must be 'data', 'svd' or an array; got {init!r}")
+    backend = get_backend(opts.backend)
+    try:
+        resolve_code_solver(opts.code_solver, backend)
+    except ValueError as exc:
+        raise InvalidInputError(str(exc)) from exc
+    rng = np.random.default_rng(opts.random_state)
+    W0 = initial_dictionary(X, int(n_components), init, rng, opts.positive_dictionary)
+    X_dev = backend.asarray(X, X.dtype)
+    X64 = backend.xp.asarray(X_dev, dtype=backend.xp.float64)
+    problem = Problem(
+        X=X_dev,
+        x_sq=(X64 * X64).sum(axis=1),
+        backend=backend,
+        options=opts,
+        code_tol=opts.code_tol if opts.code_tol is not None else default_code_tol(X.dtype.name),
+        callback=callback,
+        checkpoint=None if checkpoint is None else os.fspath(checkpoint),
+    )
+    del X64
+    if opts.mode == "batch":
+        result = fit_batch(problem, W0, rng)
+        if not return_codes:
+            result.codes = None
+        return result
+    return fit_online(problem, W0, rng, return_codes)
+
+
+def encode(
+    X: Any,
+    dictionary: Any,
+    *,
+    alpha: float = DEFAULTS.alpha,
+    backend: str = "numpy",
+    code_solver: str = "auto",
+    positive: bool = False,
+    tol: float | None = None,
+    max_iter: int = DEFAULTS.code_max_iter,
+) -> np.ndarray:
+    """Codes (n_samples, n_components) of X (n_samples, n_features) on a fixed dictionary.
+
+    Each row solves min_h ½‖x − hW‖² + α‖h‖₁ to a relative duality gap of `tol` (default by
+    dtype). Returns a NumPy array in X's working dtype (float32 or float64).
+    """
+    if not alpha > 0:
+        raise InvalidInputError(f"alpha must be > 0; got {alpha}")
+    X = validate_data(X)
+    W = validate_dictionary(dictionary, X.shape[1]).astype(X.dtype, copy=False)
+    chosen = get_backend(backend)
+    try:
+        resolve_code_solver(code_solver, chosen)
+    except ValueError as exc:
+        raise InvalidInputError(str(exc)) from exc
+    tol = default_code_tol(X.dtype.name) if tol is None else tol
+    step = solve_codes(
+        chosen,
+        chosen.asarray(X, X.dtype),
+        chosen.asarray(W, X.dtype),
+        alpha,
+        solver=code_solver,
+        tol=tol,
+        max_iter=max_iter,
+        positive=positive,
+    )
+    return chosen.to_numpy(step.codes)

@@ -1,0 +1,187 @@
+"""The only module that knows about array backends (NumPy on the CPU, CuPy on a GPU).
+
+Everything else asks for a `Backend` and then uses `backend.xp` alone. Arrays cross between the
+host and a device only here: `backend.asarray` on the way in, `backend.to_numpy` on the way out,
+each once, at the boundary, on purpose.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from .errors import BackendUnavailableError
+
+
+@dataclass(frozen=True)
+class Backend:
+    """An array namespace and the few operations that differ between NumPy and CuPy."""
+
+    name: str
+    xp: ModuleType
+
+    @property
+    def is_gpu(self) -> bool:
+        return self.name == "cupy"
+
+    def asarray(self, a: Any, dtype: Any) -> Any:
+        """`a` on this backend's device with `dtype` (a copy only where needed)."""
+        return self.xp.asarray(a, dtype=dtype)
+
+    def to_numpy(self, a: Any) -> np.ndarray:
+        """The one way back to the host."""
+        if self.is_gpu:
+            return self.xp.asnumpy(a)
+        return np.asarray(a)
+
+    def synchronize(self) -> None:
+        if self.is_gpu:
+            self.xp.cuda.get_current_stream().synchronize()
+
+    def prox_step(
+        self, Y: Any, YG: Any, C: Any, step: Any, threshold: Any, positive: bool, out: Any
+    ) -> Any:
+        """Proximal gradient step of the lasso, all rows at once, written into `out`.
+
+        out = S_{threshold}(Y − step·(Y G − C)), where S is soft thresholding (or its
+        non-negative variant), `step` = 1/L and `threshold` = α/L are 0-d arrays. Shapes:
+        Y, YG, C, out (n, k).
+        """
+        if self.is_gpu:
+            kernel = _cupy_kernels()["prox_pos" if positive else "prox"]
+            return kernel(Y, YG, C, step, threshold, out)
+        xp = self.xp
+        xp.subtract(YG, C, out=out)
+        out *= -step
+        out += Y
+        if positive:
+            out -= threshold
+            xp.maximum(out, 0, out=out)
+        else:
+            magnitude = xp.abs(out)
+            magnitude -= threshold
+            xp.maximum(magnitude, 0, out=magnitude)
+            xp.copysign(magnitude, out, out=out)
+        return out
+
+    def momentum_step(self, H_new: Any, H_old: Any, beta: Any, out: Any) -> Any:
+        """FISTA extrapolation out = H_new + β (H_new − H_old), β of shape (n, 1)."""
+        if self.is_gpu:
+            return _cupy_kernels()["momentum"](H_new, H_old, beta, out)
+        xp = self.xp
+        xp.subtract(H_new, H_old, out=out)
+        out *= beta
+        out += H_new
+        return out
+
+    def memory(self) -> dict[str, int] | None:
+        """Free and total device memory in bytes (None on the CPU)."""
+        if not self.is_gpu:
+            return None
+        free, total = self.xp.cuda.runtime.memGetInfo()
+        return {"free_bytes": int(free), "total_bytes": int(total)}
+
+
+NUMPY = Backend("numpy", np)
+
+
+@functools.cache
+def _cupy_module() -> tuple[ModuleType | None, str | None]:
+    """(cupy, None) when a CUDA device is usable, else (None, why not)."""
+    try:
+        import cupy
+    except Exception as exc:  # ImportError, or a CUDA library that fails to load
+        return None, f"cupy is not installed or failed to import: {exc.__class__.__name__}"
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:
+        return None, f"no usable CUDA device: {exc}"
+    if count < 1:
+        return None, "no CUDA device"
+    return cupy, None
+
+
+@functools.cache
+def _cupy_kernels() -> dict[str, Any]:
+    """Fused element-wise kernels: one pass over memory instead of four or five."""
+    cupy, _ = _cupy_module()
+    assert cupy is not None
+    prox = cupy.ElementwiseKernel(
+        "T y, T yg, T c, T step, T thr",
+        "T out",
+        "T z = y - step * (yg - c); T m = fabs(z) - thr; out = m > 0 ? copysign(m, z) : 0",
+        "sparsecoding_prox",
+    )
+    prox_pos = cupy.ElementwiseKernel(
+        "T y, T yg, T c, T step, T thr",
+        "T out",
+        "T z = y - step * (yg - c) - thr; out = z > 0 ? z : 0",
+        "sparsecoding_prox_pos",
+    )
+    momentum = cupy.ElementwiseKernel(
+        "T h_new, T h_old, T beta",
+        "T out",
+        "out = h_new + beta * (h_new - h_old)",
+        "sparsecoding_momentum",
+    )
+    return {"prox": prox, "prox_pos": prox_pos, "momentum": momentum}
+
+
+def available_backends() -> list[dict[str, Any]]:
+    """What this machine can run: name, available, device, reason, memory_bytes."""
+    rows: list[dict[str, Any]] = [
+        {"name": "numpy", "available": True, "device": "cpu", "reason": None, "memory_bytes": None}
+    ]
+    cupy, reason = _cupy_module()
+    if cupy is None:
+        rows.append(
+            {
+                "name": "cupy",
+                "available": False,
+                "device": None,
+                "reason": reason,
+                "memory_bytes": None,
+            }
+        )
+    else:
+        props = cupy.cuda.runtime.getDeviceProperties(0)
+        name = props["name"]
+        rows.append(
+            {
+                "name": "cupy",
+                "available": True,
+                "device": name.decode() if isinstance(name, bytes) else str(name),
+                "reason": None,
+                "memory_bytes": int(props["totalGlobalMem"]),
+            }
+        )
+    return rows
+
+
+def get_backend(name: str) -> Backend:
+    """The backend called `name` ("numpy", "cupy" or "auto": cupy when a GPU is usable)."""
+    if name == "numpy":
+        return NUMPY
+    if name not in ("cupy", "auto"):
+        raise BackendUnavailableError(name, "unknown backend", _available_names())
+    cupy, reason = _cupy_module()
+    if cupy is None:
+        if name == "auto":
+            return NUMPY
+        raise BackendUnavailableError(name, reason or "unavailable", _available_names())
+    return Backend("cupy", cupy)
+
+
+def _available_names() -> list[str]:
+    return [row["name"] for row in available_backends() if row["available"]]
+
+
+def backend_of(a: Any) -> Backend:
+    """The backend an array lives on (cupy arrays are recognised without importing cupy)."""
+    if isinstance(a, np.ndarray) or type(a).__module__.split(".")[0] != "cupy":
+        return NUMPY
+    return get_backend("cupy")

@@ -1,0 +1,421 @@
+"""Outer loops of block coordinate descent: batch and online, with stopping, callbacks and
+checkpoints.
+
+Batch: every iteration codes all samples (warm-started from the previous codes), then updates W
+from A = HᵀH, B = HᵀX. Online (Mairal et al. 2009): shuffled mini-batches update running A, B
+with Mairal's weighting, then W by one pass of the dictionary step; optionally the returned
+dictionary is an exponential average of the iterates.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .backends import Backend
+from .certificates import objective_from_statistics
+from .checkpoint import load_checkpoint, save_checkpoint
+from .codes import solve_codes
+from .dictionary import dead_atoms, reseed_atoms, update_dictionary
+from .errors import InvalidInputError
+from .options import FitOptions, StopReason
+from .result import FitResult, Progress, ProgressCallback
+
+# Dictionary-step passes per batch iteration, stopped earlier once a pass moves W by less than
+# this fraction: the W step is cheap next to the code step, so make it (nearly) exact.
+BATCH_W_PASSES = 20
+BATCH_W_TOL = 1e-7
+# Rows coded at once when computing the final codes of an online fit.
+ENCODE_CHUNK = 65536
+
+
+@dataclass
+class Problem:
+    """What does not change during a fit: the data on its backend and the options."""
+
+    X: Any  # (n, p) on the backend (for NumPy, possibly a memory map)
+    x_sq: Any  # (n,) float64, ‖x_i‖²
+    backend: Backend
+    options: FitOptions
+    code_tol: float
+    callback: ProgressCallback | None
+    checkpoint: str | None
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.X.shape[0])
+
+
+@dataclass
+class Clock:
+    """Elapsed time that survives a resume, plus the checkpoint schedule."""
+
+    before: float = 0.0
+    started: float = field(default_factory=time.perf_counter)
+    last_checkpoint: float = field(default_factory=time.perf_counter)
+
+    def elapsed(self) -> float:
+        return self.before + time.perf_counter() - self.started
+
+    def checkpoint_due(self, interval: float) -> bool:
+        return time.perf_counter() - self.last_checkpoint >= interval
+
+
+def _report(problem: Problem, history: list[Progress], record: Progress) -> bool:
+    """Append `record` and ask the callback; False means the user cancelled."""
+    history.append(record)
+    if problem.callback is None:
+        return True
+    return problem.callback(record) is not False
+
+
+def _history_arrays(history: list[Progress]) -> dict[str, np.ndarray]:
+    table = np.array(
+        [[r.iteration, r.epoch, r.objective, r.elapsed_s, r.max_gap] for r in history],
+        dtype=np.float64,
+    ).reshape(-1, 5)
+    return {"history": table}
+
+
+def _history_from(table: np.ndarray) -> list[Progress]:
+    return [Progress(int(r[0]), float(r[1]), float(r[2]), float(r[3]), float(r[4])) for r in table]
+
+
+def _load(problem: Problem, mode: str) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
+    import os
+
+    if problem.checkpoint is None or not os.path.exists(problem.checkpoint):
+        return None
+    arrays, meta = load_checkpoint(problem.checkpoint)
+    expected = {"mode": mode, "n_samples": problem.n_samples, "n_features": int(problem.X.shape[1])}
+    found = {key: meta.get(key) for key in expected}
+    if found != expected:
+        raise InvalidInputError(
+            f"checkpoint {problem.checkpoint} belongs to another fit: {found} != {expected}"
+        )
+    return arrays, meta
+
+
+def fit_batch(problem: Problem, W0: np.ndarray, rng: np.random.Generator) -> FitResult:
+    """Batch block coordinate descent from the initial dictionary W0 (k, p)."""
+    backend, o, xp = problem.backend, problem.options, problem.backend.xp
+    X = problem.X
+    dtype = X.dtype
+    n = problem.n_samples
+    x_sq_sum = float(problem.x_sq.sum())
+    W = backend.asarray(W0, dtype)
+    H = None
+    history: list[Progress] = []
+    iteration, previous = 0, math.inf
+    clock = Clock()
+    resumed = _load(problem, "batch")
+    if resumed is not None:
+        arrays, meta = resumed
+        W, H = backend.asarray(arrays["W"], dtype), backend.asarray(arrays["H"], dtype)
+        history = _history_from(arrays["history"])
+        iteration, previous, clock.before = meta["iteration"], meta["previous"], meta["elapsed"]
+
+    def save() -> None:
+        if problem.checkpoint is None:
+            return
+        arrays = {"W": backend.to_numpy(W), **_history_arrays(history)}
+        if H is not None:
+            arrays["H"] = backend.to_numpy(H)
+        meta = {
+            "mode": "batch",
+            "n_samples": n,
+            "n_features": int(X.shape[1]),
+            "iteration": iteration,
+            "previous": previous,
+            "elapsed": clock.elapsed(),
+        }
+        save_checkpoint(problem.checkpoint, arrays, meta)
+        clock.last_checkpoint = time.perf_counter()
+
+    stop: StopReason = "max_iter"
+    while iteration < o.max_iter:
+        step = solve_codes(
+            backend,
+            X,
+            W,
+            o.alpha,
+            H0=H,
+            solver=o.code_solver,
+            tol=problem.code_tol,
+            max_iter=o.code_max_iter,
+            positive=o.positive_codes,
+            x_sq=problem.x_sq,
+        )
+        H = step.codes
+        A = H.T @ H
+        B = H.T @ X
+        dead = dead_atoms(A, xp)
+        W = update_dictionary(
+            backend,
+            A,
+            B,
+            W,
+            positive=o.positive_dictionary,
+            dictionary_penalty=o.dictionary_penalty,
+            n_passes=BATCH_W_PASSES,
+            tol=BATCH_W_TOL,
+        )
+        if dead.shape[0]:
+            W = reseed_atoms(backend, W, dead, X, H, step.residual_sq, o.positive_dictionary)
+        value = objective_from_statistics(
+            x_sq_sum,
+            A,
+            B,
+            W,
+            float(xp.abs(H).sum(dtype=xp.float64)),
+            o.alpha,
+            n,
+            o.dictionary_penalty,
+        )
+        iteration += 1
+        record = Progress(iteration, float(iteration), value, clock.elapsed(), step.max_gap)
+        decrease = (
+            (previous - value) / max(abs(previous), 1e-300) if math.isfinite(previous) else 1.0
+        )
+        previous = value
+        if not _report(problem, history, record):
+            stop = "cancelled"
+            break
+        if decrease < o.tol and step.certified:
+            stop = "converged"
+            break
+        if o.time_limit is not None and clock.elapsed() >= o.time_limit:
+            stop = "time_limit"
+            break
+        if clock.checkpoint_due(o.checkpoint_interval):
+            save()
+    save()
+    return FitResult(
+        backend.to_numpy(W),
+        None if H is None else backend.to_numpy(H),
+        history,
+        iteration,
+        stop,
+        backend.name,
+    )
+
+
+@dataclass
+class OnlineState:
+    """Everything an online fit needs to continue exactly where it stopped."""
+
+    W: Any
+    W_average: Any
+    A: Any
+    B: Any
+    batches: int = 0  # mini-batches processed since the start
+    epoch: int = 0  # completed epochs
+    position: int = 0  # next mini-batch within the current epoch
+    rng_state: Any = None  # generator state before this epoch's shuffle
+    W_epoch_start: Any = None
+    objective_sum: float = 0.0  # sum of per-sample batch objectives since the last report
+    objective_count: int = 0
+    max_gap: float = 0.0
+
+
+def mairal_weight(batches: int, batch_size: int) -> float:
+    """Forgetting factor β for the running statistics after `batches` mini-batches.
+
+    Mairal et al. (2009, §3.4.3) as in scikit-learn: early mini-batches are down-weighted so the
+    statistics forget the poor dictionaries of the start.
+    """
+    if batches < batch_size - 1:
+        theta = (batches + 1) * batch_size
+    else:
+        theta = batch_size**2 + batches + 1 - batch_size
+    return (theta + 1 - batch_size) / (theta + 1)
+
+
+def fit_online(
+    problem: Problem, W0: np.ndarray, rng: np.random.Generator, return_codes: bool
+) -> FitResult:
+    """Online dictionary learning over shuffled mini-batches, `max_iter` epochs at most."""
+    backend, o, xp = problem.backend, problem.options, problem.backend.xp
+    X = problem.X
+    dtype = X.dtype
+    n, p = X.shape
+    k = W0.shape[0]
+    b = min(o.batch_size, n)
+    per_epoch = math.ceil(n / b)
+    report_every = max(1, per_epoch // 10)
+    W = backend.asarray(W0, dtype)
+    state = OnlineState(
+        W=W,
+        W_average=W.copy(),
+        A=xp.zeros((k, k), dtype=dtype),
+        B=xp.zeros((k, p), dtype=dtype),
+        rng_state=rng.bit_generator.state,
+        W_epoch_start=W.copy(),
+    )
+    history: list[Progress] = []
+    clock = Clock()
+    resumed = _load(problem, "online")
+    if resumed is not None:
+        arrays, meta = resumed
+        for name in ("W", "W_average", "A", "B", "W_epoch_start"):
+            setattr(state, name, backend.asarray(arrays[name], dtype))
+        for name in (
+            "batches",
+            "epoch",
+            "position",
+            "rng_state",
+            "objective_sum",
+            "objective_count",
+            "max_gap",
+        ):
+            setattr(state, name, meta[name])
+        history = _history_from(arrays["history"])
+        clock.before = meta["elapsed"]
+
+    def save() -> None:
+        if problem.checkpoint is None:
+            return
+        arrays = {
+            name: backend.to_numpy(getattr(state, name))
+            for name in ("W", "W_average", "A", "B", "W_epoch_start")
+        }
+        meta = {
+            "mode": "online",
+            "n_samples": n,
+            "n_features": int(p),
+            "elapsed": clock.elapsed(),
+            **{
+                name: getattr(state, name)
+                for name in (
+                    "batches",
+                    "epoch",
+                    "position",
+                    "rng_state",
+                    "objective_sum",
+                    "objective_count",
+                    "max_gap",
+                )
+            },
+        }
+        save_checkpoint(problem.checkpoint, {**arrays, **_history_arrays(history)}, meta)
+        clock.last_checkpoint = time.perf_counter()
+
+    def output() -> Any:
+        return state.W_average if o.averaging is not None else state.W
+
+    stop: StopReason = "max_iter"
+    while state.epoch < o.max_iter and stop == "max_iter":
+        rng.bit_generator.state = state.rng_state
+        order = rng.permutation(n)
+        while state.position < per_epoch:
+            rows = np.sort(order[state.position * b : (state.position + 1) * b])
+            _online_step(problem, state, backend.asarray(X[rows], dtype), b)
+            state.position += 1
+            state.batches += 1
+            end_of_epoch = state.position == per_epoch
+            if end_of_epoch:
+                state.epoch += 1
+                state.position = 0
+                state.rng_state = rng.bit_generator.state
+            if end_of_epoch or state.batches % report_every == 0:
+                record = Progress(
+                    state.batches,
+                    state.batches / per_epoch,
+                    state.objective_sum / max(state.objective_count, 1),
+                    clock.elapsed(),
+                    state.max_gap,
+                )
+                state.objective_sum, state.objective_count, state.max_gap = 0.0, 0, 0.0
+                if not _report(problem, history, record):
+                    stop = "cancelled"
+            if stop == "max_iter" and o.time_limit is not None and clock.elapsed() >= o.time_limit:
+                stop = "time_limit"
+            if stop != "max_iter" or end_of_epoch:
+                break
+            if clock.checkpoint_due(o.checkpoint_interval):
+                save()
+        if stop == "max_iter" and state.position == 0:
+            W_now = output()
+            change = float(xp.linalg.norm(W_now - state.W_epoch_start))
+            state.W_epoch_start = W_now.copy()
+            if change <= o.tol * max(float(xp.linalg.norm(W_now)), 1e-300):
+                stop = "converged"
+        if clock.checkpoint_due(o.checkpoint_interval):
+            save()
+    save()
+    dictionary = output()
+    codes = _encode_all(problem, dictionary) if return_codes else None
+    return FitResult(
+        backend.to_numpy(dictionary), codes, history, state.batches, stop, backend.name
+    )
+
+
+def _online_step(problem: Problem, state: OnlineState, Xb: Any, batch_size: int) -> None:
+    """Code one mini-batch Xb (m, p), fold it into A and B, update W (and its average)."""
+    backend, o, xp = problem.backend, problem.options, problem.backend.xp
+    step = solve_codes(
+        backend,
+        Xb,
+        state.W,
+        o.alpha,
+        solver=o.code_solver,
+        tol=problem.code_tol,
+        max_iter=o.code_max_iter,
+        positive=o.positive_codes,
+    )
+    Hb = step.codes
+    m = Xb.shape[0]
+    beta = mairal_weight(state.batches, batch_size)
+    state.A *= beta
+    state.A += (Hb.T @ Hb) / m
+    state.B *= beta
+    state.B += (Hb.T @ Xb) / m
+    dead = dead_atoms(state.A, xp)
+    state.W = update_dictionary(
+        backend,
+        state.A,
+        state.B,
+        state.W,
+        positive=o.positive_dictionary,
+        dictionary_penalty=_scaled_penalty(o, problem.n_samples),
+    )
+    if dead.shape[0]:
+        state.W = reseed_atoms(
+            backend, state.W, dead, Xb, Hb, step.residual_sq, o.positive_dictionary
+        )
+    if o.averaging is not None:
+        state.W_average = (1 - o.averaging) * state.W_average + o.averaging * state.W
+    value = 0.5 * float(step.residual_sq.sum()) + o.alpha * float(xp.abs(Hb).sum(dtype=xp.float64))
+    state.objective_sum += value / m
+    state.objective_count += 1
+    state.max_gap = max(state.max_gap, step.max_gap)
+
+
+def _scaled_penalty(o: FitOptions, n_samples: int) -> float | None:
+    """λ_W on the scale of the running statistics, which are averages over samples."""
+    return None if o.dictionary_penalty is None else o.dictionary_penalty / n_samples
+
+
+def _encode_all(problem: Problem, W: Any) -> np.ndarray:
+    """Codes of every sample on W, in chunks so that memory stays bounded; host array (n, k)."""
+    backend, o = problem.backend, problem.options
+    n = problem.n_samples
+    codes = np.empty((n, W.shape[0]), dtype=problem.X.dtype)
+    for start in range(0, n, ENCODE_CHUNK):
+        chunk = backend.asarray(problem.X[start : start + ENCODE_CHUNK], problem.X.dtype)
+        step = solve_codes(
+            backend,
+            chunk,
+            W,
+            o.alpha,
+            solver=o.code_solver,
+            tol=problem.code_tol,
+            max_iter=o.code_max_iter,
+            positive=o.positive_codes,
+        )
+        codes[start : start + ENCODE_CHUNK] = backend.to_numpy(step.codes)
+    return codes

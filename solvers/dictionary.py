@@ -1,0 +1,98 @@
+"""The dictionary step: W for fixed codes, from the sufficient statistics A = HᵀH, B = HᵀX.
+
+    min_W ½ tr(Wᵀ A W) − tr(Bᵀ W)   s.t. ‖W_j‖₂ ≤ 1 (and W ≥ 0 when positive),
+    or, with weight decay λ_W instead of the constraint, + ½ λ_W ‖W‖²_F.
+
+Block coordinate descent over atoms (Mairal et al. 2009, Algorithm 2): the block of atom j has
+Hessian A_jj·I, so its exact minimiser is the projection of W_j + (B_j − A_j W)/A_jj on the
+feasible set, and each pass never raises the objective. The loop issues device operations only:
+on CuPy nothing returns to the host inside it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .backends import Backend
+
+# An atom whose A_jj is under this fraction of the mean diagonal is not used by any sample.
+DEAD_ATOM_RATIO = 1e-10
+
+
+def update_dictionary(
+    backend: Backend,
+    A: Any,
+    B: Any,
+    W: Any,
+    *,
+    positive: bool = False,
+    dictionary_penalty: float | None = None,
+    n_passes: int = 1,
+    tol: float = 0.0,
+) -> Any:
+    """One to `n_passes` passes of block coordinate descent from W; returns the new W.
+
+    A (k, k), B (k, p), W (k, p) on `backend`; W is not modified. With `tol` > 0 the passes stop
+    once a pass changes W by less than tol·‖W‖_F (one host synchronisation per pass, not per
+    atom). With a weight-decay penalty and no sign constraint the answer is closed form.
+    """
+    xp = backend.xp
+    dtype = W.dtype
+    if dictionary_penalty is not None and not positive:
+        k = A.shape[0]
+        A64 = A.astype(xp.float64) + dictionary_penalty * xp.eye(k, dtype=xp.float64)
+        return xp.linalg.solve(A64, B.astype(xp.float64)).astype(dtype)
+    W = W.copy()
+    A = A.astype(dtype, copy=False)
+    B = B.astype(dtype, copy=False)
+    diagonal = xp.diagonal(A).copy()
+    ridge = 0.0 if dictionary_penalty is None else dictionary_penalty
+    # Unused atoms keep their value here; the caller re-seeds them.
+    used = diagonal > DEAD_ATOM_RATIO * xp.maximum(xp.mean(diagonal), 1e-300)
+    denominator = xp.where(used, diagonal + ridge, 1).astype(dtype)
+    for _ in range(n_passes):
+        previous = W.copy() if tol > 0 else None
+        for j in range(W.shape[0]):
+            # u = argmin over atom j alone: W_j + (B_j − A_j W − λ W_j) / (A_jj + λ)
+            step = (B[j] - A[j] @ W - ridge * W[j]) / denominator[j]
+            atom = W[j] + xp.where(used[j], step, 0)
+            if positive:
+                atom = xp.maximum(atom, 0)
+            if dictionary_penalty is None:
+                atom = atom / xp.maximum(xp.sqrt(atom @ atom), 1)
+            W[j] = atom
+        if previous is not None:
+            change = xp.sqrt(xp.sum((W - previous) ** 2))
+            if float(change) <= tol * float(xp.sqrt(xp.sum(W * W))):
+                break
+    return W
+
+
+def dead_atoms(A: Any, xp: Any) -> Any:
+    """Indices of atoms no sample uses (A_jj ≈ 0), as an integer array on A's device."""
+    diagonal = xp.diagonal(A)
+    return xp.nonzero(diagonal <= DEAD_ATOM_RATIO * xp.maximum(xp.mean(diagonal), 1e-300))[0]
+
+
+def reseed_atoms(
+    backend: Backend, W: Any, dead: Any, X: Any, H: Any, residual_sq: Any, positive: bool = False
+) -> Any:
+    """Replace dead atoms by the normalised residuals of the worst-reconstructed samples.
+
+    W (k, p), dead (m,) indices, X (n, p), H (n, k), residual_sq (n,). The objective does not
+    change: no sample uses a dead atom. Returns the new W.
+    """
+    xp = backend.xp
+    m = int(dead.shape[0])
+    if m == 0:
+        return W
+    worst = xp.argsort(-residual_sq)[:m]
+    residual = X[worst] - H[worst] @ W
+    if positive:
+        residual = xp.maximum(residual, 0)
+    norms = xp.sqrt(xp.sum(residual * residual, axis=1, keepdims=True))
+    # A sample reconstructed exactly gives no direction; such atoms stay as they are.
+    replacement = xp.where(norms > 0, residual / xp.maximum(norms, 1e-30), W[dead[: len(worst)]])
+    W = W.copy()
+    W[dead[: replacement.shape[0]]] = replacement.astype(W.dtype)
+    return W

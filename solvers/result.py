@@ -1,0 +1,55 @@
+"""What a fit reports: one `Progress` record per outer iteration, a `FitResult` at the end."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .options import StopReason
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One record of a fit's history.
+
+    `iteration` counts outer iterations (batch) or mini-batches (online); `epoch` is the number
+    of passes over the data so far (fractional in online mode). `objective` is J / n_samples: the
+    full objective after the dictionary step in batch mode, and in online mode the running
+    average of the mini-batch objectives (the surrogate Mairal et al. track). `max_gap` is the
+    largest per-row lasso duality gap of the last code step relative to ‖x_i‖².
+    """
+
+    iteration: int
+    epoch: float
+    objective: float
+    elapsed_s: float
+    max_gap: float
+
+    def as_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+
+ProgressCallback = Callable[[Progress], "bool | None"]
+
+
+@dataclass
+class FitResult:
+    """Result of `solvers.fit`, always as NumPy arrays on the host.
+
+    dictionary: (n_components, n_features); codes: (n_samples, n_components), or None when the
+    fit was asked not to return them; history: list of `Progress`.
+    """
+
+    dictionary: np.ndarray
+    codes: np.ndarray | None
+    history: list[Progress] = field(default_factory=list)
+    n_iter: int = 0
+    stop_reason: StopReason = "max_iter"
+    backend: str = "numpy"
+
+    @property
+    def objective(self) -> float:
+        """Last recorded objective (J / n_samples); NaN before any iteration."""
+        return self.history[-1].objective if self.history else float("nan")

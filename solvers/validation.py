@@ -1,0 +1,131 @@
+"""Checks at the boundary of the numerical core, with messages that name the problem."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .errors import InvalidInputError
+from .options import BACKENDS, CODE_SOLVERS, INITS, MODES, FitOptions
+
+# Rows scanned at once for NaN/Inf, so that a memory-mapped matrix is never loaded whole.
+_SCAN_ROWS = 65536
+
+
+def validate_data(X: Any, name: str = "X", dtype: str | None = None) -> np.ndarray:
+    """`X` as a 2-D float32 or float64 NumPy array (a memory map stays a memory map).
+
+    Integers and booleans become float64, float16 becomes float32, and `dtype` forces one of
+    the two. Raises InvalidInputError for anything else: not 2-D, empty, complex, non-numeric,
+    NaN or Inf (with their count and the first position).
+    """
+    if not isinstance(X, np.ndarray):
+        try:
+            X = np.asarray(X)
+        except (ValueError, TypeError) as exc:
+            raise InvalidInputError(f"{name} is not a numeric matrix: {exc}") from exc
+    if X.ndim != 2:
+        raise InvalidInputError(
+            f"{name} must be 2-D (n_samples, n_features); got {X.ndim}-D with shape {X.shape}"
+        )
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise InvalidInputError(f"{name} is empty: shape {X.shape}")
+    kind = X.dtype.kind
+    if kind == "c":
+        raise InvalidInputError(f"{name} has complex dtype {X.dtype}; only real data is supported")
+    if kind not in "biuf":
+        raise InvalidInputError(
+            f"{name} has non-numeric dtype {X.dtype}; expected real numbers (float32 or float64)"
+        )
+    target = np.dtype(dtype) if dtype else _working_dtype(X.dtype)
+    if X.dtype != target:
+        X = X.astype(target)
+    _check_finite(X, name)
+    return X
+
+
+def _working_dtype(dtype: np.dtype) -> np.dtype:
+    if dtype == np.float32 or dtype == np.float16:
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
+
+
+def _check_finite(X: np.ndarray, name: str) -> None:
+    bad_total = 0
+    first: tuple[int, int] | None = None
+    for start in range(0, X.shape[0], _SCAN_ROWS):
+        block = np.asarray(X[start : start + _SCAN_ROWS])
+        bad = ~np.isfinite(block)
+        count = int(np.count_nonzero(bad))
+        if count and first is None:
+            row, col = np.argwhere(bad)[0]
+            first = (start + int(row), int(col))
+        bad_total += count
+    if first is not None:
+        value = X[first]
+        raise InvalidInputError(
+            f"{name} contains {bad_total} NaN or Inf value(s); the first is {value} "
+            f"at row {first[0]}, column {first[1]}"
+        )
+
+
+def validate_dictionary(W: Any, n_features: int, n_components: int | None = None) -> np.ndarray:
+    """A given dictionary (n_components, n_features), checked against the data's width."""
+    W = validate_data(W, name="dictionary")
+    if W.shape[1] != n_features:
+        raise InvalidInputError(
+            f"dictionary has {W.shape[1]} features per atom but X has {n_features}"
+        )
+    if n_components is not None and W.shape[0] != n_components:
+        raise InvalidInputError(
+            f"dictionary has {W.shape[0]} atoms but n_components is {n_components}"
+        )
+    return W
+
+
+def validate_options(n_components: Any, options: FitOptions) -> None:
+    """Raise InvalidInputError naming the first option that is out of its domain."""
+    if isinstance(n_components, bool) or not isinstance(n_components, int | np.integer):
+        raise InvalidInputError(f"n_components must be an integer; got {n_components!r}")
+    if n_components < 1:
+        raise InvalidInputError(f"n_components must be at least 1; got {n_components}")
+    o = options
+    _require(np.isfinite(o.alpha) and o.alpha >= 0, f"alpha must be ≥ 0 and finite; got {o.alpha}")
+    _require(o.backend in BACKENDS, f"backend must be one of {BACKENDS}; got {o.backend!r}")
+    _require(o.mode in MODES, f"mode must be one of {MODES}; got {o.mode!r}")
+    _require(
+        o.code_solver in CODE_SOLVERS,
+        f"code_solver must be one of {CODE_SOLVERS}; got {o.code_solver!r}",
+    )
+    _require(o.max_iter >= 1, f"max_iter must be at least 1; got {o.max_iter}")
+    _require(o.code_max_iter >= 1, f"code_max_iter must be at least 1; got {o.code_max_iter}")
+    _require(o.tol >= 0, f"tol must be ≥ 0; got {o.tol}")
+    _require(o.code_tol is None or o.code_tol > 0, f"code_tol must be > 0; got {o.code_tol}")
+    _require(
+        o.time_limit is None or o.time_limit > 0, f"time_limit must be > 0; got {o.time_limit}"
+    )
+    _require(o.batch_size >= 1, f"batch_size must be at least 1; got {o.batch_size}")
+    _require(
+        o.dictionary_penalty is None or o.dictionary_penalty > 0,
+        f"dictionary_penalty must be > 0 when given; got {o.dictionary_penalty}",
+    )
+    _require(
+        o.averaging is None or 0 < o.averaging <= 1,
+        f"averaging must be in (0, 1] when given; got {o.averaging}",
+    )
+    _require(
+        o.dtype in (None, "float32", "float64"),
+        f"dtype must be 'float32' or 'float64'; got {o.dtype!r}",
+    )
+    _require(
+        o.checkpoint_interval >= 0,
+        f"checkpoint_interval must be ≥ 0; got {o.checkpoint_interval}",
+    )
+    if isinstance(o.init, str):
+        _require(o.init in INITS, f"init must be one of {INITS} or an array; got {o.init!r}")
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise InvalidInputError(message)
