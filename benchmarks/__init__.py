@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks against scikit-learn and SPAMS (see BENCHMARKS.md of the project)."""

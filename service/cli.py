@@ -1,0 +1,153 @@
+"""The `sparsecoding` command: `fit` runs the solver core locally; `serve` starts the service."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+import solvers
+from solvers.options import BACKENDS, CODE_SOLVERS, DEFAULTS, MODES
+
+
+class ProgressBar:
+    """One self-rewriting line on a terminal (one line per update elsewhere)."""
+
+    def __init__(self, total: int, stream: TextIO = sys.stderr) -> None:
+        self.total = total
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.last = 0.0
+        self.pending: solvers.Progress | None = None
+
+    def __call__(self, progress: solvers.Progress) -> None:
+        now = time.monotonic()
+        if not self.tty and now - self.last < 1.0:
+            self.pending = progress  # shown by close() if nothing newer is printed
+            return
+        self.last = now
+        self.pending = None
+        self._write(progress)
+
+    def _write(self, progress: solvers.Progress) -> None:
+        width = 30
+        done = min(progress.epoch / self.total, 1.0)
+        bar = "#" * int(done * width) + "-" * (width - int(done * width))
+        line = (
+            f"[{bar}] iter {progress.iteration}  epoch {progress.epoch:.1f}/{self.total}  "
+            f"objective {progress.objective:.6g}  gap {progress.max_gap:.1e}  "
+            f"elapsed {progress.elapsed_s:.1f}s"
+        )
+        self.stream.write(("\r" + line) if self.tty else line + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.pending is not None:
+            self._write(self.pending)
+        if self.tty:
+            self.stream.write("\n")
+
+
+def _fit_command(args: argparse.Namespace) -> int:
+    try:
+        X = np.load(args.data, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot read {args.data} as a .npy matrix: {exc}", file=sys.stderr)
+        return 2
+    options: dict[str, Any] = {
+        "alpha": args.alpha,
+        "backend": args.backend,
+        "mode": args.mode,
+        "code_solver": args.code_solver,
+        "max_iter": args.max_iter,
+        "tol": args.tol,
+        "batch_size": args.batch_size,
+        "positive_codes": args.positive_codes,
+        "positive_dictionary": args.positive_dictionary,
+        "time_limit": args.time_limit,
+        "random_state": args.seed,
+    }
+    if args.dtype:
+        options["dtype"] = args.dtype
+    bar = None if args.quiet else ProgressBar(args.max_iter)
+    try:
+        result = solvers.fit(X, args.components, init=args.init, callback=bar, **options)
+    except (solvers.InvalidInputError, solvers.BackendUnavailableError) as exc:
+        if bar:
+            bar.close()
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if bar:
+        bar.close()
+    np.savez(
+        args.out,
+        dictionary=result.dictionary,
+        codes=result.codes if result.codes is not None else np.empty((0, 0)),
+        objective=np.array([h.objective for h in result.history]),
+    )
+    print(
+        f"{result.stop_reason} after {result.n_iter} iterations: objective {result.objective:.6g} "
+        f"(J / n_samples); dictionary {result.dictionary.shape} written to {args.out}"
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sparsecoding", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    fit = commands.add_parser("fit", help="learn a dictionary from a .npy matrix, locally")
+    fit.add_argument("data", type=Path, help=".npy file, samples in rows")
+    fit.add_argument("--components", "-k", type=int, required=True, help="number of atoms")
+    fit.add_argument("--alpha", type=float, default=DEFAULTS.alpha, help="L1 penalty weight")
+    fit.add_argument("--out", "-o", type=Path, default=Path("model.npz"), help="output .npz")
+    fit.add_argument("--mode", choices=MODES, default=DEFAULTS.mode)
+    fit.add_argument("--backend", choices=BACKENDS, default=DEFAULTS.backend)
+    fit.add_argument("--code-solver", choices=CODE_SOLVERS, default=DEFAULTS.code_solver)
+    fit.add_argument(
+        "--max-iter",
+        type=int,
+        default=DEFAULTS.max_iter,
+        help="outer iterations (batch) or epochs (online)",
+    )
+    fit.add_argument("--tol", type=float, default=DEFAULTS.tol)
+    fit.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
+    fit.add_argument("--init", choices=("data", "svd"), default="data")
+    fit.add_argument("--positive-codes", action="store_true")
+    fit.add_argument("--positive-dictionary", action="store_true")
+    fit.add_argument("--time-limit", type=float, default=None, help="seconds")
+    fit.add_argument("--dtype", choices=("float32", "float64"), default=None)
+    fit.add_argument("--seed", type=int, default=0, help="random_state")
+    fit.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    fit.set_defaults(handler=_fit_command)
+
+    _add_service_commands(commands)
+    return parser
+
+
+def _add_service_commands(commands: Any) -> None:
+    """`serve`: its options are parsed by `service.serve`, which owns them."""
+    serve = commands.add_parser(
+        "serve", help="start the HTTP service (see `sparsecoding serve --help`)", add_help=False
+    )
+    serve.add_argument("serve_args", nargs=argparse.REMAINDER)
+    serve.set_defaults(handler=_serve_command)
+
+
+def _serve_command(args: argparse.Namespace) -> int:
+    from service import serve
+
+    return int(serve.main(args.serve_args) or 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
