@@ -18,6 +18,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+# Newton steps follow a pass that moved at most this many coordinates in or out of the support
+# (on a support still in motion they mostly factorise matrices the next pass makes obsolete).
+_NEWTON_MAX_CHANGES = 0
 # Rows are handed to threads in chunks, so that each chunk allocates its work buffers once.
 _CHUNK = 64
 # A Cholesky pivot under this fraction of its diagonal entry means the active atoms are
@@ -173,8 +176,8 @@ def cd_rows(G, C, x_sq, H, alpha, tol, max_sweeps, positive, gaps, residual_sq, 
             used = 0
             newton = True
             while gap > target and used < max_sweeps:
-                # One full pass; `changed` says whether the support moved during it.
-                changed = False
+                # One full pass; `changed` counts the coordinates that entered or left the support.
+                changed = 0
                 for j in range(k):
                     # Zero coordinates that stay zero are decided here: a call per coordinate
                     # would cost more than the test itself.
@@ -183,12 +186,12 @@ def cd_rows(G, C, x_sq, H, alpha, tol, max_sweeps, positive, gaps, residual_sq, 
                     was_zero = h[j] == 0.0
                     _update(j, h, q, G, alpha, positive)
                     if was_zero != (h[j] == 0.0):
-                        changed = True
+                        changed += 1
                 used += 1
                 gap, r_sq = _row_gap(h, q, c, x_sq[i], alpha, positive)
                 # Newton once the support has settled: on a support still in motion it would
                 # mostly factorise matrices that the next pass makes obsolete.
-                if gap <= target or changed or not newton:
+                if gap <= target or changed > _NEWTON_MAX_CHANGES or not newton:
                     continue
                 n_active = 0
                 for j in range(k):

@@ -71,12 +71,13 @@ def fit(
         checkpoint=None if checkpoint is None else os.fspath(checkpoint),
     )
     del X64
-    if opts.mode == "batch":
+    with backend.compute_scope():
+        if opts.mode == "online":
+            return fit_online(problem, W0, rng, return_codes)
         result = fit_batch(problem, W0, rng)
-        if not return_codes:
-            result.codes = None
-        return result
-    return fit_online(problem, W0, rng, return_codes)
+    if not return_codes:
+        result.codes = None
+    return result
 
 
 def encode(
@@ -105,14 +106,15 @@ def encode(
     except ValueError as exc:
         raise InvalidInputError(str(exc)) from exc
     tol = default_code_tol(X.dtype.name) if tol is None else tol
-    step = solve_codes(
-        chosen,
-        chosen.asarray(X, X.dtype),
-        chosen.asarray(W, X.dtype),
-        alpha,
-        solver=code_solver,
-        tol=tol,
-        max_iter=max_iter,
-        positive=positive,
-    )
+    with chosen.compute_scope():
+        step = solve_codes(
+            chosen,
+            chosen.asarray(X, X.dtype),
+            chosen.asarray(W, X.dtype),
+            alpha,
+            solver=code_solver,
+            tol=tol,
+            max_iter=max_iter,
+            positive=positive,
+        )
     return chosen.to_numpy(step.codes)

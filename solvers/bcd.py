@@ -20,7 +20,7 @@ from .backends import Backend
 from .certificates import objective_from_statistics
 from .checkpoint import load_checkpoint, save_checkpoint
 from .codes import solve_codes
-from .dictionary import dead_atoms, reseed_atoms, update_dictionary
+from .dictionary import add_statistics, dead_atoms, reseed_atoms, update_dictionary
 from .errors import InvalidInputError
 from .options import FitOptions, StopReason
 from .result import FitResult, Progress, ProgressCallback
@@ -31,6 +31,11 @@ BATCH_W_PASSES = 20
 BATCH_W_TOL = 1e-7
 # Rows coded at once when computing the final codes of an online fit.
 ENCODE_CHUNK = 65536
+# Online mode keeps every sample's last codes (float32) to warm-start its next visit when they
+# fit in this many bytes: a warm start finds the support in one pass instead of several.
+WARM_START_BYTES = 128 * 2**20
+# Dictionary-step passes per mini-batch.
+ONLINE_W_PASSES = 1
 
 
 @dataclass
@@ -220,6 +225,12 @@ class OnlineState:
     objective_sum: float = 0.0  # sum of per-sample batch objectives since the last report
     objective_count: int = 0
     max_gap: float = 0.0
+    weight: float = 0.0  # total weight in A and B: Σ of the forgetting factors' products
+    # (n, k) float32 latest codes of every sample, or None (see WARM_START_BYTES). With them,
+    # sum_A = Σ h hᵀ and sum_B = Σ h xᵀ (float64) over those codes drive W after the first epoch.
+    codes: Any = None
+    sum_A: Any = None
+    sum_B: Any = None
 
 
 def mairal_weight(batches: int, batch_size: int) -> float:
@@ -256,6 +267,10 @@ def fit_online(
         rng_state=rng.bit_generator.state,
         W_epoch_start=W.copy(),
     )
+    if n * k * 4 <= WARM_START_BYTES:
+        state.codes = xp.zeros((n, k), dtype=xp.float32)
+        state.sum_A = xp.zeros((k, k), dtype=xp.float64)
+        state.sum_B = xp.zeros((k, p), dtype=xp.float64)
     history: list[Progress] = []
     clock = Clock()
     resumed = _load(problem, "online")
@@ -263,6 +278,10 @@ def fit_online(
         arrays, meta = resumed
         for name in ("W", "W_average", "A", "B", "W_epoch_start"):
             setattr(state, name, backend.asarray(arrays[name], dtype))
+        if "codes" in arrays:
+            state.codes = backend.asarray(arrays["codes"], xp.float32)
+            state.sum_A = backend.asarray(arrays["sum_A"], xp.float64)
+            state.sum_B = backend.asarray(arrays["sum_B"], xp.float64)
         for name in (
             "batches",
             "epoch",
@@ -271,6 +290,7 @@ def fit_online(
             "objective_sum",
             "objective_count",
             "max_gap",
+            "weight",
         ):
             setattr(state, name, meta[name])
         history = _history_from(arrays["history"])
@@ -283,6 +303,9 @@ def fit_online(
             name: backend.to_numpy(getattr(state, name))
             for name in ("W", "W_average", "A", "B", "W_epoch_start")
         }
+        if state.codes is not None:
+            for name in ("codes", "sum_A", "sum_B"):
+                arrays[name] = backend.to_numpy(getattr(state, name))
         meta = {
             "mode": "online",
             "n_samples": n,
@@ -298,6 +321,7 @@ def fit_online(
                     "objective_sum",
                     "objective_count",
                     "max_gap",
+                    "weight",
                 )
             },
         }
@@ -313,7 +337,7 @@ def fit_online(
         order = rng.permutation(n)
         while state.position < per_epoch:
             rows = np.sort(order[state.position * b : (state.position + 1) * b])
-            _online_step(problem, state, backend.asarray(X[rows], dtype), b)
+            _online_step(problem, state, rows, backend.asarray(X[rows], dtype), b)
             state.position += 1
             state.batches += 1
             end_of_epoch = state.position == per_epoch
@@ -338,11 +362,13 @@ def fit_online(
                 break
             if clock.checkpoint_due(o.checkpoint_interval):
                 save()
-        if stop == "max_iter" and state.position == 0:
+        if state.position == 0:
+            # An epoch just ended: move the reference even when the fit stops here (cancelled,
+            # time limit), so that a resumed fit measures the next epoch as an uninterrupted one.
             W_now = output()
             change = float(xp.linalg.norm(W_now - state.W_epoch_start))
             state.W_epoch_start = W_now.copy()
-            if change <= o.tol * max(float(xp.linalg.norm(W_now)), 1e-300):
+            if stop == "max_iter" and change <= o.tol * max(float(xp.linalg.norm(W_now)), 1e-300):
                 stop = "converged"
         if clock.checkpoint_due(o.checkpoint_interval):
             save()
@@ -354,14 +380,18 @@ def fit_online(
     )
 
 
-def _online_step(problem: Problem, state: OnlineState, Xb: Any, batch_size: int) -> None:
-    """Code one mini-batch Xb (m, p), fold it into A and B, update W (and its average)."""
+def _online_step(
+    problem: Problem, state: OnlineState, rows: np.ndarray, Xb: Any, batch_size: int
+) -> None:
+    """Code the mini-batch Xb (m, p) = X[rows], fold it into A and B, update W and its average."""
     backend, o, xp = problem.backend, problem.options, problem.backend.xp
+    warm = None if state.codes is None else state.codes[backend.asarray(rows, xp.int64)]
     step = solve_codes(
         backend,
         Xb,
         state.W,
         o.alpha,
+        H0=warm,
         solver=o.code_solver,
         tol=problem.code_tol,
         max_iter=o.code_max_iter,
@@ -369,19 +399,37 @@ def _online_step(problem: Problem, state: OnlineState, Xb: Any, batch_size: int)
     )
     Hb = step.codes
     m = Xb.shape[0]
-    beta = mairal_weight(state.batches, batch_size)
-    state.A *= beta
-    state.A += (Hb.T @ Hb) / m
-    state.B *= beta
-    state.B += (Hb.T @ Xb) / m
-    dead = dead_atoms(state.A, xp)
+    exact = state.codes is not None
+    if exact:
+        # Exact incremental statistics (Mairal et al. 2010, §3.4, finite training sets): each
+        # sample's previous contribution is replaced by its new one, so sum_A and sum_B are the
+        # batch statistics of the latest codes, with nothing stale averaged in.
+        new = Hb.astype(xp.float32)
+        state.codes[backend.asarray(rows, xp.int64)] = new
+        add_statistics(backend, state.sum_A, state.sum_B, warm, Xb, -1.0)
+        add_statistics(backend, state.sum_A, state.sum_B, new, Xb, 1.0)
+    if not exact or state.epoch == 0:
+        # Mairal's forgetting averages: during the first pass they forget the codes of the
+        # early, poor dictionaries, which the exact sums cannot do until samples come back.
+        beta = mairal_weight(state.batches, batch_size)
+        state.A *= beta
+        state.A += (Hb.T @ Hb) / m
+        state.B *= beta
+        state.B += (Hb.T @ Xb) / m
+        state.weight = beta * state.weight + 1.0
+    if exact and state.epoch > 0:
+        A, B, weight = state.sum_A, state.sum_B, float(problem.n_samples)
+    else:
+        A, B, weight = state.A, state.B, state.weight
+    dead = dead_atoms(A, xp)
     state.W = update_dictionary(
         backend,
-        state.A,
-        state.B,
+        A,
+        B,
         state.W,
         positive=o.positive_dictionary,
-        dictionary_penalty=_scaled_penalty(o, problem.n_samples),
+        dictionary_penalty=_scaled_penalty(o, problem.n_samples, weight),
+        n_passes=ONLINE_W_PASSES,
     )
     if dead.shape[0]:
         state.W = reseed_atoms(
@@ -395,9 +443,15 @@ def _online_step(problem: Problem, state: OnlineState, Xb: Any, batch_size: int)
     state.max_gap = max(state.max_gap, step.max_gap)
 
 
-def _scaled_penalty(o: FitOptions, n_samples: int) -> float | None:
-    """λ_W on the scale of the running statistics, which are averages over samples."""
-    return None if o.dictionary_penalty is None else o.dictionary_penalty / n_samples
+def _scaled_penalty(o: FitOptions, n_samples: int, weight: float) -> float | None:
+    """λ_W on the scale of the running statistics.
+
+    A and B are weighted sums of per-batch averages with total weight `weight`, so A / weight
+    is a per-sample average and the per-sample penalty λ_W / n_samples scales by `weight`.
+    """
+    if o.dictionary_penalty is None:
+        return None
+    return o.dictionary_penalty * weight / n_samples
 
 
 def _encode_all(problem: Problem, W: Any) -> np.ndarray:

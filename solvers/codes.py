@@ -129,6 +129,9 @@ def _fista(backend: Backend, X, W, x_sq, H, alpha, tol, max_iter, positive) -> C
     step = (1.0 / lipschitz).astype(dtype)
     threshold = (alpha / lipschitz).astype(dtype)
     n = X.shape[0]
+    # A zero row's only solution is h = 0, and its relative gap reads 0 whatever h is, so a warm
+    # start there would be certified as it stands: set it outright.
+    H[x_sq <= 0] = 0
     gaps = xp.empty(n, dtype=xp.float64)
     residual_sq = xp.empty(n, dtype=xp.float64)
     active = xp.arange(n)

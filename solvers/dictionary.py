@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+from ._dictionary_kernel import accumulate_statistics, bcd_pass
 from .backends import Backend
 
 # An atom whose A_jj is under this fraction of the mean diagonal is not used by any sample.
@@ -49,6 +52,10 @@ def update_dictionary(
     ridge = 0.0 if dictionary_penalty is None else dictionary_penalty
     # Unused atoms keep their value here; the caller re-seeds them.
     used = diagonal > DEAD_ATOM_RATIO * xp.maximum(xp.mean(diagonal), 1e-300)
+    if not backend.is_gpu:
+        return _passes_compiled(
+            A, B, W, used, ridge, positive, dictionary_penalty is None, n_passes, tol
+        )
     denominator = xp.where(used, diagonal + ridge, 1).astype(dtype)
     for _ in range(n_passes):
         previous = W.copy() if tol > 0 else None
@@ -66,6 +73,32 @@ def update_dictionary(
             if float(change) <= tol * float(xp.sqrt(xp.sum(W * W))):
                 break
     return W
+
+
+def _passes_compiled(A, B, W, used, ridge, positive, constrained, n_passes, tol):
+    """The same passes on the CPU, compiled: one call per pass instead of k NumPy round trips."""
+    A = np.ascontiguousarray(A)
+    B = np.ascontiguousarray(B)
+    for _ in range(n_passes):
+        change = bcd_pass(A, B, W, used, float(ridge), bool(positive), bool(constrained))
+        if tol > 0 and change <= tol * float(np.linalg.norm(W)):
+            break
+    return W
+
+
+def add_statistics(backend: Backend, A: Any, B: Any, H: Any, X: Any, sign: float = 1.0) -> None:
+    """A += sign·HᵀH, B += sign·HᵀX in place; A (k, k), B (k, p) float64, H (m, k), X (m, p).
+
+    On the CPU a compiled loop over the non-zeros of H (codes are sparse); on a GPU dense
+    matrix products, which is what the device is fast at.
+    """
+    if not backend.is_gpu:
+        accumulate_statistics(A, B, np.ascontiguousarray(H), np.ascontiguousarray(X), sign)
+        return
+    xp = backend.xp
+    H64 = H.astype(xp.float64)
+    A += sign * (H64.T @ H64)
+    B += sign * (H64.T @ X.astype(xp.float64))
 
 
 def dead_atoms(A: Any, xp: Any) -> Any:

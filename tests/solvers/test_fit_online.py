@@ -1,0 +1,167 @@
+"""Online dictionary learning (Mairal et al. 2009): progress, averaging, resume, weight decay."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import solvers
+
+ALPHA = 0.3
+K = 10
+BATCH = 16
+
+
+@pytest.fixture(scope="module")
+def X(make_data):
+    return make_data(seed=0, n=200, p=20, k=K)[0]
+
+
+@pytest.fixture(scope="module")
+def batch_objective(X):
+    result = solvers.fit(X, K, alpha=ALPHA, max_iter=100, random_state=0)
+    return solvers.objective(X, result.codes, result.dictionary, ALPHA)
+
+
+def epoch_means(result: solvers.FitResult) -> np.ndarray:
+    """Mean of the reported mini-batch objectives over each epoch."""
+    epochs = np.array([math.ceil(r.epoch - 1e-9) for r in result.history])
+    values = np.array([r.objective for r in result.history])
+    return np.array([values[epochs == e].mean() for e in np.unique(epochs)])
+
+
+def test_online_descends_to_near_the_batch_objective(X, batch_objective):
+    result = solvers.fit(
+        X, K, alpha=ALPHA, mode="online", batch_size=BATCH, max_iter=20, tol=0.0, random_state=0
+    )
+    per_epoch = math.ceil(X.shape[0] / BATCH)
+    assert result.stop_reason == "max_iter"
+    assert result.n_iter == 20 * per_epoch
+    assert result.history[-1].epoch == pytest.approx(20.0)
+    final = solvers.objective(X, result.codes, result.dictionary, ALPHA)
+    assert final <= batch_objective * 1.01
+    # The mini-batch objectives fall: the last epoch is well under the first.
+    means = epoch_means(result)
+    assert means[-1] < 0.9 * means[0]
+    assert np.all(np.linalg.norm(result.dictionary, axis=1) <= 1 + 1e-12)
+    # The returned codes are the lasso codes on the returned dictionary.
+    codes = solvers.encode(X, result.dictionary, alpha=ALPHA)
+    np.testing.assert_allclose(result.codes, codes, rtol=1e-6, atol=1e-8)
+
+
+def test_averaging(X, batch_objective):
+    options = dict(alpha=ALPHA, mode="online", batch_size=BATCH, max_iter=20, random_state=0)
+    last = solvers.fit(X, K, **options)
+    # γ = 1: the average is the last iterate, exactly.
+    one = solvers.fit(X, K, averaging=1.0, **options)
+    np.testing.assert_array_equal(one.dictionary, last.dictionary)
+    averaged = solvers.fit(X, K, averaging=0.2, **options)
+    assert not np.allclose(averaged.dictionary, last.dictionary)
+    # A convex combination of feasible dictionaries is feasible, and it is a good dictionary.
+    assert np.all(np.linalg.norm(averaged.dictionary, axis=1) <= 1 + 1e-12)
+    final = solvers.objective(X, averaged.codes, averaged.dictionary, ALPHA)
+    assert final <= batch_objective * 1.02
+
+
+def test_same_random_state_gives_identical_results(X):
+    options = dict(alpha=ALPHA, mode="online", batch_size=BATCH, max_iter=2)
+    a = solvers.fit(X, K, random_state=5, **options)
+    b = solvers.fit(X, K, random_state=5, **options)
+    np.testing.assert_array_equal(a.dictionary, b.dictionary)
+    np.testing.assert_array_equal(a.codes, b.codes)
+    assert [r.objective for r in a.history] == [r.objective for r in b.history]
+    c = solvers.fit(X, K, random_state=6, **options)
+    assert not np.array_equal(a.dictionary, c.dictionary)
+
+
+@pytest.mark.parametrize("stop_at", ["mid_epoch", "end_of_epoch"])
+def test_checkpoint_resume_gives_the_uninterrupted_answer(X, tmp_path, stop_at):
+    options = dict(
+        alpha=ALPHA, mode="online", batch_size=BATCH, max_iter=30, tol=2e-2, random_state=3
+    )
+    full = solvers.fit(X, K, **options)
+    per_epoch = math.ceil(X.shape[0] / BATCH)
+    epochs = full.n_iter // per_epoch
+    # The loose tol makes the uninterrupted fit converge after a few epochs; cancelling at the
+    # end of the epoch before also checks that the resumed fit measures that epoch's change
+    # from the right reference.
+    assert full.stop_reason == "converged" and 3 <= epochs < 30
+    cancel_after = (epochs - 1) * per_epoch
+    if stop_at == "mid_epoch":
+        cancel_after -= per_epoch // 2
+    path = tmp_path / "online.npz"
+    first = solvers.fit(
+        X, K, checkpoint=path, callback=lambda p: p.iteration < cancel_after, **options
+    )
+    assert first.stop_reason == "cancelled" and first.n_iter == cancel_after
+    resumed = solvers.fit(X, K, checkpoint=path, **options)
+    assert resumed.stop_reason == full.stop_reason
+    assert resumed.n_iter == full.n_iter
+    np.testing.assert_allclose(resumed.dictionary, full.dictionary, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(resumed.codes, full.codes, rtol=1e-10, atol=1e-12)
+    assert [r.iteration for r in resumed.history] == [r.iteration for r in full.history]
+    np.testing.assert_allclose(
+        [r.objective for r in resumed.history], [r.objective for r in full.history], rtol=1e-10
+    )
+    # A batch fit does not resume from an online checkpoint.
+    with pytest.raises(solvers.InvalidInputError, match="another fit"):
+        solvers.fit(X, K, checkpoint=path, **{**options, "mode": "batch"})
+
+
+def test_stop_reasons(X):
+    options = dict(alpha=ALPHA, mode="online", batch_size=BATCH, random_state=0)
+    timed = solvers.fit(X, K, max_iter=50, tol=0.0, time_limit=1e-9, **options)
+    assert timed.stop_reason == "time_limit" and timed.n_iter == 1
+    assert timed.codes.shape == (X.shape[0], K)
+    cancelled = solvers.fit(X, K, max_iter=50, callback=lambda p: False, **options)
+    assert cancelled.stop_reason == "cancelled" and cancelled.n_iter == 1
+    capped = solvers.fit(X, K, max_iter=1, tol=0.0, **options)
+    assert capped.stop_reason == "max_iter"
+    assert capped.n_iter == math.ceil(X.shape[0] / BATCH)
+
+
+def test_weight_decay_matches_batch(X):
+    """With ½λ‖W‖² the online statistics must carry the same penalty as the batch problem:
+    the atoms settle at the batch fit's scale instead of growing with the number of epochs."""
+    lam = 5.0
+    batch = solvers.fit(X, K, alpha=ALPHA, max_iter=100, dictionary_penalty=lam, random_state=0)
+    online = solvers.fit(
+        X,
+        K,
+        alpha=ALPHA,
+        mode="online",
+        batch_size=BATCH,
+        max_iter=20,
+        dictionary_penalty=lam,
+        random_state=0,
+    )
+    batch_value = solvers.objective(X, batch.codes, batch.dictionary, ALPHA, lam)
+    online_value = solvers.objective(X, online.codes, online.dictionary, ALPHA, lam)
+    assert online_value <= batch_value * 1.05
+    assert np.linalg.norm(batch.dictionary, axis=1).max() > 1
+    np.testing.assert_allclose(
+        np.linalg.norm(online.dictionary), np.linalg.norm(batch.dictionary), rtol=0.15
+    )
+
+
+def test_online_fit_on_backend(backend, X):
+    result = solvers.fit(
+        X.astype(np.float32),
+        K,
+        alpha=ALPHA,
+        backend=backend.name,
+        code_solver="fista",
+        mode="online",
+        batch_size=BATCH,
+        max_iter=5,
+        tol=0.0,
+        random_state=0,
+    )
+    assert result.backend == backend.name
+    assert type(result.dictionary) is np.ndarray and result.dictionary.dtype == np.float32
+    assert type(result.codes) is np.ndarray and result.codes.dtype == np.float32
+    means = epoch_means(result)
+    assert means[-1] < means[0]
+    assert np.all(np.linalg.norm(result.dictionary.astype(np.float64), axis=1) <= 1 + 1e-6)
