@@ -60,17 +60,15 @@ def fit(
     rng = np.random.default_rng(opts.random_state)
     W0 = initial_dictionary(X, int(n_components), init, rng, opts.positive_dictionary)
     X_dev = backend.asarray(X, X.dtype)
-    X64 = backend.xp.asarray(X_dev, dtype=backend.xp.float64)
     problem = Problem(
         X=X_dev,
-        x_sq=(X64 * X64).sum(axis=1),
+        x_sq=squared_row_norms(backend, X_dev),
         backend=backend,
         options=opts,
         code_tol=opts.code_tol if opts.code_tol is not None else default_code_tol(X.dtype.name),
         callback=callback,
         checkpoint=None if checkpoint is None else os.fspath(checkpoint),
     )
-    del X64
     with backend.compute_scope():
         if opts.mode == "online":
             return fit_online(problem, W0, rng, return_codes)
@@ -78,6 +76,16 @@ def fit(
     if not return_codes:
         result.codes = None
     return result
+
+
+def squared_row_norms(backend: Any, X: Any, chunk: int = 65536) -> Any:
+    """‖x_i‖² (n,) in float64, a chunk of rows at a time: a memory map is never copied whole."""
+    xp = backend.xp
+    out = xp.empty(X.shape[0], dtype=xp.float64)
+    for start in range(0, X.shape[0], chunk):
+        block = xp.asarray(X[start : start + chunk], dtype=xp.float64)
+        out[start : start + chunk] = xp.einsum("ij,ij->i", block, block)
+    return out
 
 
 def encode(
