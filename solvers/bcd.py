@@ -156,8 +156,9 @@ def fit_batch(problem: Problem, W0: np.ndarray, rng: np.random.Generator) -> Fit
             x_sq=problem.x_sq,
         )
         H = step.codes
-        A = H.T @ H
-        B = H.T @ X
+        A = xp.zeros((H.shape[1], H.shape[1]), dtype=xp.float64)
+        B = xp.zeros((H.shape[1], X.shape[1]), dtype=xp.float64)
+        add_statistics(backend, A, B, H, X)
         dead = dead_atoms(A, xp)
         W = update_dictionary(
             backend,
@@ -337,7 +338,7 @@ def fit_online(
         order = rng.permutation(n)
         while state.position < per_epoch:
             rows = np.sort(order[state.position * b : (state.position + 1) * b])
-            _online_step(problem, state, rows, backend.asarray(X[rows], dtype), b)
+            _online_step(problem, state, rows, backend.take_rows(X, rows), b)
             state.position += 1
             state.batches += 1
             end_of_epoch = state.position == per_epoch
