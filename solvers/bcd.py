@@ -263,8 +263,8 @@ def fit_online(
     state = OnlineState(
         W=W,
         W_average=W.copy(),
-        A=xp.zeros((k, k), dtype=dtype),
-        B=xp.zeros((k, p), dtype=dtype),
+        A=xp.zeros((k, k), dtype=xp.float64),
+        B=xp.zeros((k, p), dtype=xp.float64),
         rng_state=rng.bit_generator.state,
         W_epoch_start=W.copy(),
     )
@@ -277,8 +277,10 @@ def fit_online(
     resumed = _load(problem, "online")
     if resumed is not None:
         arrays, meta = resumed
-        for name in ("W", "W_average", "A", "B", "W_epoch_start"):
+        for name in ("W", "W_average", "W_epoch_start"):
             setattr(state, name, backend.asarray(arrays[name], dtype))
+        for name in ("A", "B"):
+            setattr(state, name, backend.asarray(arrays[name], xp.float64))
         if "codes" in arrays:
             state.codes = backend.asarray(arrays["codes"], xp.float32)
             state.sum_A = backend.asarray(arrays["sum_A"], xp.float64)
@@ -414,9 +416,8 @@ def _online_step(
         # early, poor dictionaries, which the exact sums cannot do until samples come back.
         beta = mairal_weight(state.batches, batch_size)
         state.A *= beta
-        state.A += (Hb.T @ Hb) / m
         state.B *= beta
-        state.B += (Hb.T @ Xb) / m
+        add_statistics(backend, state.A, state.B, Hb, Xb, 1.0 / m)
         state.weight = beta * state.weight + 1.0
     if exact and state.epoch > 0:
         A, B, weight = state.sum_A, state.sum_B, float(problem.n_samples)
