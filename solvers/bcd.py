@@ -399,6 +399,7 @@ def _online_step(
         tol=problem.code_tol,
         max_iter=o.code_max_iter,
         positive=o.positive_codes,
+        x_sq=backend.take_rows(problem.x_sq, rows),
     )
     Hb = step.codes
     m = Xb.shape[0]
