@@ -1,0 +1,256 @@
+"""Load figures of the HTTP service on loopback (not a test: timings never pass or fail).
+
+    python benchmarks/service_load.py [--upload-mb 512] [--jobs-per-client 20]
+                                      [--encode-seconds 10] [--url URL --key KEY]
+
+Without --url it starts `python -m service.serve` on a free port over a temporary data
+directory (SQLite synchronous=FULL, the default) and stops it at the end. It prints:
+  1. `.npy` upload throughput (MB/s) and the peak RSS of the API process during the upload;
+  2. job submission latency p50/p99 with 32 concurrent clients;
+  3. encode of 16 rows with a k = 128 dictionary at 100 requests/s: latency p50/p99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import psutil
+
+KEY = "bench-key-0123456789abcdefghij"
+NPY = "application/x-npy"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPARSECODING_")}
+    env.update(
+        SPARSECODING_API_KEYS=f"bench:{KEY}",
+        SPARSECODING_MAX_QUEUED_JOBS="100000",
+        SPARSECODING_MAX_UPLOAD_BYTES=str(8 * 2**30),
+    )
+    repo = Path(__file__).resolve().parents[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service.serve", "--port", str(port), "--data-dir", str(data_dir)],
+        cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("server did not become ready")
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values) * 1e3, q))
+
+
+class PeakRSS:
+    """Samples a process's resident memory every 5 ms in a thread."""
+
+    def __init__(self, pid: int | None) -> None:
+        self.process = psutil.Process(pid) if pid else None
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set() and self.process is not None:
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            time.sleep(0.005)
+
+    def __enter__(self) -> PeakRSS:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+async def upload_throughput(client: httpx.AsyncClient, pid: int | None, mb: int) -> None:
+    rows = mb * 2**20 // (64 * 8)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "big.npy"
+        out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float64, shape=(rows, 64))
+        rng = np.random.default_rng(0)
+        for start in range(0, rows, 1 << 16):
+            out[start : start + (1 << 16)] = rng.standard_normal((min(1 << 16, rows - start), 64))
+        out.flush()
+        del out
+        size = path.stat().st_size
+
+        async def body() -> AsyncIterator[bytes]:
+            with open(path, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    yield chunk
+
+        base = psutil.Process(pid).memory_info().rss if pid else 0
+        rates = []
+        for _ in range(3):
+            with PeakRSS(pid) as rss:
+                t0 = time.perf_counter()
+                r = await client.post(
+                    "/v1/datasets", content=body(),
+                    headers={"Content-Type": NPY, "Content-Length": str(size)},
+                )  # fmt: skip
+                elapsed = time.perf_counter() - t0
+            r.raise_for_status()
+            await client.delete(f"/v1/datasets/{r.json()['id']}")
+            rates.append(size / 2**20 / elapsed)
+    print(
+        f"upload {size / 2**20:.0f} MiB .npy: {np.median(rates):.0f} MB/s median of 3 "
+        f"(best {max(rates):.0f}); API process RSS {base / 2**20:.0f} MiB before, "
+        f"peak {rss.peak / 2**20:.0f} MiB during the last upload"
+    )
+
+
+async def submission_latency(client: httpx.AsyncClient, per_client: int) -> None:
+    X = np.random.default_rng(1).standard_normal((64, 8))
+    buffer = io.BytesIO()
+    np.save(buffer, X)
+    r = await client.post("/v1/datasets", content=buffer.getvalue(), headers={"Content-Type": NPY})
+    dataset_id = r.json()["id"]
+    latencies: list[float] = []
+
+    async def one_client() -> None:
+        for _ in range(per_client):
+            t0 = time.perf_counter()
+            r = await client.post(
+                "/v1/jobs", json={"dataset_id": dataset_id, "n_components": 4, "max_iter": 1}
+            )
+            latencies.append(time.perf_counter() - t0)
+            assert r.status_code == 202, r.text
+
+    await asyncio.gather(*(one_client() for _ in range(32)))
+    print(
+        f"job submission, 32 concurrent clients, {len(latencies)} jobs: "
+        f"p50 {percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms"
+    )
+
+
+async def _paced(
+    client: httpx.AsyncClient,
+    url: str,
+    kwargs: dict,
+    due: float,
+    latencies: list[float],  # type: ignore[type-arg]
+) -> None:
+    """One request sent at `due` (open loop); latency counted from `due`."""
+    await asyncio.sleep(max(0.0, due - time.perf_counter()))
+    r = await client.post(url, **kwargs)
+    latencies.append(time.perf_counter() - due)
+    r.raise_for_status()
+
+
+async def drain(client: httpx.AsyncClient) -> None:
+    """Wait until no job is queued or running, so that phases do not overlap."""
+    while True:
+        counts = [
+            (await client.get("/v1/jobs", params={"status": s, "limit": 1})).json()["count"]
+            for s in ("queued", "running")
+        ]
+        if sum(counts) == 0:
+            return
+        await asyncio.sleep(0.5)
+
+
+async def encode_latency(client: httpx.AsyncClient, seconds: float) -> None:
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((1024, 64))
+    buffer = io.BytesIO()
+    np.save(buffer, X)
+    r = await client.post("/v1/datasets", content=buffer.getvalue(), headers={"Content-Type": NPY})
+    spec = {"dataset_id": r.json()["id"], "n_components": 128, "max_iter": 2, "alpha": 0.5}
+    job = (await client.post("/v1/jobs", json=spec)).json()
+    while job["state"] not in ("succeeded", "failed", "cancelled"):
+        await asyncio.sleep(0.2)
+        job = (await client.get(f"/v1/jobs/{job['id']}")).json()
+    assert job["state"] == "succeeded", job
+    url = f"/v1/models/{job['model_id']}/encode"
+    rows = X[:16]
+    buffer = io.BytesIO()
+    np.save(buffer, rows)
+    npy_body = buffer.getvalue()
+    for fmt in ("npy", "json"):
+        kwargs: dict = (  # type: ignore[type-arg]
+            {"content": npy_body, "headers": {"Content-Type": NPY, "Accept": NPY}}
+            if fmt == "npy"
+            else {"json": {"data": rows.tolist()}}
+        )
+        for _ in range(20):  # warm up (compiled kernels, dictionary cache)
+            (await client.post(url, **kwargs)).raise_for_status()
+        latencies: list[float] = []
+        start = time.perf_counter()
+        await asyncio.gather(
+            *(
+                _paced(client, url, kwargs, start + i / 100, latencies)
+                for i in range(int(100 * seconds))
+            )
+        )
+        print(
+            f"encode 16×64 rows, k=128, {fmt} body, 100 req/s for {seconds:g} s: "
+            f"p50 {percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms"
+        )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url")
+    parser.add_argument("--key", default=KEY)
+    parser.add_argument("--pid", type=int, help="API process id, for RSS (with --url)")
+    parser.add_argument("--upload-mb", type=int, default=512)
+    parser.add_argument("--jobs-per-client", type=int, default=20)
+    parser.add_argument("--encode-seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    process = None
+    tmp = tempfile.TemporaryDirectory()
+    url, pid = args.url, args.pid
+    if url is None:
+        process, url = start_server(Path(tmp.name) / "data")
+        pid = process.pid
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    headers = {"Authorization": f"Bearer {args.key}"}
+    try:
+        async with httpx.AsyncClient(
+            base_url=url, headers=headers, timeout=120, limits=limits
+        ) as client:
+            await upload_throughput(client, pid, args.upload_mb)
+            await submission_latency(client, args.jobs_per_client)
+            t0 = time.perf_counter()
+            await drain(client)
+            ran = time.perf_counter() - t0
+            print(f"  (the {32 * args.jobs_per_client} jobs then ran to the end in {ran:.0f} s)")
+            await encode_latency(client, args.encode_seconds)
+    finally:
+        if process is not None:
+            process.terminate()
+            process.wait(60)
+        tmp.cleanup()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

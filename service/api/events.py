@@ -1,0 +1,70 @@
+"""Server-Sent Events of a job: its progress records in order, then its final status.
+
+Each progress event carries `id: <iteration>`, so a client that reconnects with
+`Last-Event-ID` gets only what it has not seen. The stream polls the database (the workers
+write there) and ends after the `status` event of a finished job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+from fastapi import Request
+
+from ..schemas.jobs import JobPublic, ProgressPublic
+from ..state import AppState
+from ..store.db import Session
+from ..store.jobs import JobRepository
+from ..store.records import ProgressRecord
+
+POLL_S = 0.2
+KEEPALIVE_S = 15.0
+BATCH = 500
+
+
+def _event(kind: str, data: str, event_id: int | None = None) -> str:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {kind}\ndata: {data}\n\n"
+
+
+def parse_last_event_id(value: str | None) -> int:
+    try:
+        return int(value) if value is not None else -1
+    except ValueError:
+        return -1
+
+
+def _progress_after(session: Session, job_id: str, after: int) -> list[ProgressRecord]:
+    return JobRepository(session).progress_after(job_id, after, BATCH)
+
+
+async def job_events(
+    state: AppState, request: Request, job_id: str, after: int
+) -> AsyncIterator[str]:
+    yield "retry: 1000\n\n"
+    last_sent = time.monotonic()
+    while True:
+        # The state is read before the progress: once it is final, every progress row
+        # (written before the final state, by the same run) is visible too.
+        job = await state.db.read(lambda s: JobRepository(s).get_by_id(job_id))
+        if job is None:
+            return
+        records = await state.db.read(_progress_after, job_id, after)
+        for record in records:
+            payload = ProgressPublic(**record.__dict__).model_dump_json()
+            yield _event("progress", payload, record.iteration)
+            after = record.iteration
+            last_sent = time.monotonic()
+        if len(records) == BATCH:
+            continue
+        if job.terminal:
+            yield _event("status", JobPublic.of(job).model_dump_json())
+            return
+        if await request.is_disconnected():
+            return
+        if time.monotonic() - last_sent > KEEPALIVE_S:
+            yield ": keep-alive\n\n"
+            last_sent = time.monotonic()
+        await asyncio.sleep(POLL_S)

@@ -1,0 +1,135 @@
+"""/v1/models: learned dictionaries, encoding new samples with them, their atoms as a PNG."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Query, Request
+from pydantic import ValidationError
+from starlette.responses import JSONResponse, Response
+
+from ..domain import models
+from ..errors import InvalidInput, UnsupportedMediaType
+from ..schemas.common import MatrixPublic
+from ..schemas.models import EncodeOptions, EncodePublic, ModelPublic, ModelsPublic
+from ..store.arrays import matrix_from_json, npy_bytes, npy_from_bytes
+from .content import matrix_response, media_type, read_body, wants_npy
+from .deps import State, Tenant
+from .responses import NPY_MEDIA_TYPE, npy_or_json, problems, request_body
+
+router = APIRouter(prefix="/v1/models", tags=["models"])
+
+
+@router.get("", responses=problems(422))
+async def list_models(
+    state: State,
+    tenant: Tenant,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> ModelsPublic:
+    """Your models, newest first."""
+    records, count = await models.list_(state, tenant, offset, limit)
+    return ModelsPublic(data=[ModelPublic.of(r) for r in records], count=count)
+
+
+@router.get("/{model_id}", responses=problems(404))
+async def get_model(model_id: str, state: State, tenant: Tenant) -> ModelPublic:
+    """What the model is: shape, alpha, objective reached, the options of its fit."""
+    return ModelPublic.of(await models.get(state, tenant, model_id))
+
+
+@router.get(
+    "/{model_id}/dictionary",
+    response_model=MatrixPublic,
+    responses={**npy_or_json("The dictionary (n_components, n_features)"), **problems(404, 406)},
+)
+async def get_model_dictionary(
+    model_id: str, request: Request, state: State, tenant: Tenant
+) -> Response:
+    """The dictionary, one atom per row: JSON, or `.npy` with `Accept: application/x-npy`."""
+    await models.get(state, tenant, model_id)
+    path = state.layout.dictionary(model_id)
+    return await matrix_response(
+        request, path, f"{model_id}-dictionary.npy", state.settings.encode_max_values
+    )
+
+
+def _parse_options(raw: dict[str, Any]) -> EncodeOptions:
+    try:
+        return EncodeOptions.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidInput(f"{where}: {first['msg']}") from exc
+
+
+@router.post(
+    "/{model_id}/encode",
+    response_model=EncodePublic,
+    responses={
+        **npy_or_json("The codes (n_samples, n_components)"),
+        **problems(404, 406, 413, 415, 422),
+    },
+    openapi_extra=request_body(
+        "EncodeRequest", "JSON {data, options}, or `.npy` rows with options as query parameters"
+    ),
+)
+async def encode_with_model(
+    model_id: str,
+    request: Request,
+    state: State,
+    tenant: Tenant,
+    alpha: Annotated[float | None, Query(gt=0, description="for .npy bodies")] = None,
+    positive: Annotated[bool | None, Query(description="for .npy bodies")] = None,
+) -> Response:
+    """Codes of new rows with the stored dictionary (synchronous, size-limited)."""
+    model = await models.get(state, tenant, model_id)
+    npy_out = wants_npy(request)
+    kind = media_type(request)
+    body = await read_body(request, state.settings.max_json_bytes)
+    if kind in (NPY_MEDIA_TYPE, "application/octet-stream"):
+        X = await anyio.to_thread.run_sync(npy_from_bytes, body)
+        options = _parse_options({"alpha": alpha, "positive": positive})
+    elif kind == "application/json":
+        try:
+            document = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InvalidInput(f"body is not valid JSON: {exc}") from exc
+        if not isinstance(document, dict) or "data" not in document:
+            raise InvalidInput('JSON body must be an object with a "data" matrix')
+        data = document.pop("data")
+        options = _parse_options(document)
+        X = await anyio.to_thread.run_sync(matrix_from_json, data)
+    else:
+        raise UnsupportedMediaType(f"send {NPY_MEDIA_TYPE} or application/json")
+    result = await models.encode(
+        state, model, X, options.alpha, options.code_solver, options.positive
+    )
+    if npy_out:
+        return Response(npy_bytes(result.codes), media_type=NPY_MEDIA_TYPE)
+    payload = EncodePublic(codes=result.codes.tolist(), objective=result.objective)
+    return JSONResponse(payload.model_dump(mode="json"))
+
+
+@router.get(
+    "/{model_id}/atoms.png",
+    response_class=Response,
+    responses={
+        200: {"description": "PNG grid of the atoms", "content": {"image/png": {}}},
+        **problems(404, 422),
+    },
+)
+async def get_model_atoms_png(
+    model_id: str,
+    state: State,
+    tenant: Tenant,
+    scale: Annotated[int, Query(ge=1, le=32, description="pixels per value")] = 4,
+    columns: Annotated[int | None, Query(ge=1, le=1024)] = None,
+) -> Response:
+    """The atoms as gray tiles: square patches when n_features is a square, else strips."""
+    model = await models.get(state, tenant, model_id)
+    W = await models.dictionary(state, model)
+    png = await anyio.to_thread.run_sync(models.atoms_png, W, scale, columns)
+    return Response(png, media_type="image/png")

@@ -1,0 +1,67 @@
+"""/v1/backends, /healthz, /readyz, /metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.responses import Response
+
+from ..errors import NotReady
+from ..schemas.system import BackendPublic, BackendsPublic, Health, Readiness
+from ..store.jobs import JobRepository
+from .deps import State, Tenant
+from .responses import problems
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/v1/backends", responses=problems(503))
+async def list_backends(state: State, tenant: Tenant) -> BackendsPublic:
+    """Backends the workers of this deployment can run (cupy: device name and memory)."""
+    probed = await state.require_dispatcher().worker_backends()
+    merged: dict[str, BackendPublic] = {}
+    for address, backends in sorted(probed.items()):
+        for b in backends:
+            entry = merged.setdefault(b["name"], BackendPublic(name=b["name"], available=False))
+            if b["available"]:
+                entry.available = True
+                entry.workers.append(address)
+                entry.device = entry.device or b.get("device")
+                entry.memory_bytes = entry.memory_bytes or b.get("memory_bytes")
+                entry.reason = None
+            elif not entry.available:
+                entry.reason = b.get("reason")
+    data = list(merged.values())
+    return BackendsPublic(data=data, count=len(data))
+
+
+@router.get("/healthz")
+async def healthz() -> Health:
+    """Liveness: the process answers."""
+    return Health()
+
+
+@router.get(
+    "/readyz",
+    responses={503: {"description": "Not ready", "content": {"application/problem+json": {}}}},
+)
+async def readyz(state: State) -> Readiness:
+    """Readiness: the database answers and at least one Dask worker is connected."""
+    await state.db.read(lambda s: s.execute("SELECT 1").fetchone())
+    dispatcher = state.require_dispatcher()
+    workers = len(await dispatcher.worker_addresses())
+    if workers == 0:
+        raise NotReady("no Dask worker is connected")
+    return Readiness(status="ready", database=True, workers=workers)
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"description": "Prometheus text format", "content": {"text/plain": {}}}},
+)
+async def metrics(state: State) -> Response:
+    """Prometheus metrics: jobs by state, queue length, fit seconds, iterations."""
+    counts = await state.db.read(lambda s: JobRepository(s).counts_by_state())
+    state.metrics.set_job_counts(counts)
+    return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,102 @@
+"""`create_app(settings)`: the FastAPI app, whose lifespan opens the database, starts (or
+connects to) the Dask cluster and the dispatcher, and stops them again."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+
+from .api import routers
+from .errors import install_handlers
+from .limits import BodyLimit
+from .metrics import Metrics
+from .runner.cluster import start_cluster
+from .runner.dispatcher import Dispatcher
+from .schemas.common import MatrixUpload, Problem
+from .schemas.models import EncodeRequest
+from .settings import Settings
+from .state import AppState
+from .store.db import Database
+from .store.layout import DataLayout
+
+log = logging.getLogger("service")
+VERSION = "0.1.0"
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name  # the endpoint function's name: upload_dataset, get_job, ...
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The app for `settings` (default: from the environment). Nothing starts until the
+    lifespan runs."""
+    settings = settings or Settings()
+    layout = DataLayout(settings.data_dir)
+    state = AppState(
+        settings=settings,
+        layout=layout,
+        db=Database(layout.database, settings.sqlite_synchronous),
+        metrics=Metrics(),
+        key_hashes=settings.key_hashes(),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        layout.create()
+        state.db.open()
+        cluster = None
+        try:
+            cluster = await start_cluster(settings, layout)
+            dispatcher = Dispatcher(settings, state.db, layout, cluster, state.metrics)
+            await dispatcher.recover()
+            dispatcher.start()
+            state.dispatcher = dispatcher
+            log.info("sparsecoding service ready; data in %s", layout.root)
+            yield
+        finally:
+            if state.dispatcher is not None:
+                await state.dispatcher.stop()
+                state.dispatcher = None
+            if cluster is not None:
+                await cluster.close()
+            state.db.close()
+
+    app = FastAPI(
+        title="sparsecoding",
+        version=VERSION,
+        summary="Dictionary learning and sparse coding as a service",
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.service = state
+    install_handlers(app)
+    for router in routers:
+        app.include_router(router)
+    app.add_middleware(
+        BodyLimit,
+        default=settings.max_json_bytes,
+        uploads=settings.max_upload_bytes,
+        upload_path="/v1/datasets",
+    )
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, summary=app.summary, routes=app.routes
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in (Problem, MatrixUpload, EncodeRequest):
+                components[model.__name__] = model.model_json_schema(
+                    ref_template="#/components/schemas/{model}"
+                )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,125 @@
+"""Datasets: uploads streamed to disk and checked, metadata, deletion."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import numpy as np
+
+from ..errors import Conflict, NotFound, PayloadTooLarge
+from ..state import AppState
+from ..store.arrays import finalize_upload, save_npy
+from ..store.datasets import DatasetRepository
+from ..store.db import Session, now
+from ..store.records import DatasetRecord, new_id
+
+_HASH_BLOCK = 1 << 20
+
+
+async def upload_npy(
+    state: AppState, tenant: str, chunks: AsyncIterator[bytes], name: str | None
+) -> DatasetRecord:
+    """Stream an `.npy` body to a temp file (hashing it on the way), check it, keep it."""
+    limit = state.settings.max_upload_bytes
+    dataset_id = new_id("ds")
+    tmp = state.layout.tmp / f"{dataset_id}.upload"
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with open(tmp, "wb", buffering=0) as f:
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(f"the body exceeds the upload limit of {limit} bytes")
+                digest.update(chunk)
+                f.write(chunk)
+        final = state.layout.dataset(dataset_id)
+        shape, dtype = await anyio.to_thread.run_sync(finalize_upload, tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    record = DatasetRecord(
+        dataset_id,
+        tenant,
+        name,
+        shape[0],
+        shape[1],
+        dtype,
+        final.stat().st_size,
+        digest.hexdigest(),
+        now(),
+    )
+    return await _insert(state, record, final)
+
+
+def _write_matrix(path: Path, X: np.ndarray) -> str:
+    save_npy(path, X)
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(_HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+async def write_matrix(
+    state: AppState, tenant: str, X: np.ndarray, name: str | None
+) -> DatasetRecord:
+    """Store a checked matrix as a new dataset file; the record is not inserted yet."""
+    dataset_id = new_id("ds")
+    path = state.layout.dataset(dataset_id)
+    sha = await anyio.to_thread.run_sync(_write_matrix, path, X)
+    return DatasetRecord(
+        dataset_id,
+        tenant,
+        name,
+        int(X.shape[0]),
+        int(X.shape[1]),
+        X.dtype.name,
+        path.stat().st_size,
+        sha,
+        now(),
+    )
+
+
+async def store_matrix(
+    state: AppState, tenant: str, X: np.ndarray, name: str | None
+) -> DatasetRecord:
+    record = await write_matrix(state, tenant, X, name)
+    return await _insert(state, record, state.layout.dataset(record.id))
+
+
+async def _insert(state: AppState, record: DatasetRecord, path: Path) -> DatasetRecord:
+    try:
+        await state.db.write(lambda s: DatasetRepository(s).insert(record))
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return record
+
+
+async def get(state: AppState, tenant: str, dataset_id: str) -> DatasetRecord:
+    record = await state.db.read(lambda s: DatasetRepository(s).get(tenant, dataset_id))
+    if record is None:
+        raise NotFound(f"no dataset {dataset_id!r}")
+    return record
+
+
+async def list_(
+    state: AppState, tenant: str, offset: int, limit: int
+) -> tuple[list[DatasetRecord], int]:
+    return await state.db.read(lambda s: DatasetRepository(s).list_page(tenant, offset, limit))
+
+
+async def delete(state: AppState, tenant: str, dataset_id: str) -> None:
+    def tx(session: Session) -> None:
+        repo = DatasetRepository(session)
+        if repo.get(tenant, dataset_id) is None:
+            raise NotFound(f"no dataset {dataset_id!r}")
+        if repo.used_by_active_job(dataset_id):
+            raise Conflict(f"dataset {dataset_id!r} is used by a queued or running job")
+        repo.delete(tenant, dataset_id)
+
+    await state.db.write(tx)
+    state.layout.dataset(dataset_id).unlink(missing_ok=True)

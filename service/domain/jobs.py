@@ -1,0 +1,190 @@
+"""Jobs: creation (limits, idempotency, inline data), status, cancellation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import anyio
+
+from solvers.errors import InvalidInputError
+from solvers.options import DEFAULTS
+from solvers.validation import validate_options
+
+from ..errors import (
+    BackendUnavailable,
+    Conflict,
+    IdempotencyMismatch,
+    InvalidInput,
+    NotFound,
+    TooManyJobs,
+)
+from ..schemas.jobs import JobCreate
+from ..state import AppState
+from ..store.arrays import matrix_from_json
+from ..store.datasets import DatasetRepository
+from ..store.db import Session, now
+from ..store.jobs import JobRepository
+from ..store.models import ModelRepository
+from ..store.records import DatasetRecord, JobRecord, JobState, new_id
+from . import datasets
+
+
+def request_hash(spec: JobCreate) -> str:
+    canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def check_spec(state: AppState, spec: JobCreate) -> None:
+    """Refuse what no worker could run: the options the core refuses, too many components, a
+    backend that no worker has."""
+    limit = state.settings.max_n_components
+    if spec.n_components > limit:
+        raise InvalidInput(
+            f"n_components is {spec.n_components}; this server allows at most {limit}"
+        )
+    options = spec.fit_options()
+    if options["init"] not in ("data", "svd"):
+        options["init"] = "data"  # a model id is checked against the model in the transaction
+    try:
+        validate_options(spec.n_components, DEFAULTS.replace(**options))
+    except InvalidInputError as exc:
+        raise InvalidInput(str(exc)) from exc
+    if spec.backend == "cupy":
+        dispatcher = state.require_dispatcher()
+        if not await dispatcher.workers_with("cupy"):
+            backends = await dispatcher.worker_backends()
+            available = sorted(
+                {b["name"] for bs in backends.values() for b in bs if b["available"]}
+            )
+            raise BackendUnavailable(
+                "backend 'cupy' needs a worker with a CUDA GPU and none has one; "
+                f"available backends: {', '.join(available) or 'none'}",
+                available=available,
+            )
+
+
+def _create(
+    session: Session,
+    state: AppState,
+    tenant: str,
+    spec: JobCreate,
+    inline: DatasetRecord | None,
+    key: str | None,
+    digest: str,
+) -> tuple[JobRecord, bool]:
+    jobs = JobRepository(session)
+    if key is not None:
+        seen = jobs.get_idempotent(tenant, key)
+        if seen is not None:
+            if seen[0] != digest:
+                raise IdempotencyMismatch(
+                    "this Idempotency-Key was used with a different request body", job_id=seen[1]
+                )
+            job = jobs.get(tenant, seen[1])
+            assert job is not None
+            return job, True
+    queued = jobs.count_queued(tenant)
+    if queued >= state.settings.max_queued_jobs:
+        retry = state.settings.retry_after_s
+        raise TooManyJobs(
+            f"{queued} jobs of yours are queued (limit {state.settings.max_queued_jobs})",
+            retry_after=retry,
+        )
+    if inline is not None:
+        DatasetRepository(session).insert(inline)
+        dataset = inline
+    else:
+        assert spec.dataset_id is not None
+        found = DatasetRepository(session).get(tenant, spec.dataset_id)
+        if found is None:
+            raise NotFound(f"no dataset {spec.dataset_id!r}")
+        dataset = found
+    if spec.init.startswith("mdl_"):
+        model = ModelRepository(session).get(tenant, spec.init)
+        if model is None:
+            raise NotFound(f"no model {spec.init!r} to start from")
+        if (model.n_components, model.n_features) != (spec.n_components, dataset.n_features):
+            raise InvalidInput(
+                f"init model {spec.init!r} has {model.n_components} atoms of "
+                f"{model.n_features} features; this job needs {spec.n_components} of "
+                f"{dataset.n_features}"
+            )
+    job = JobRecord(
+        id=new_id("job"),
+        tenant=tenant,
+        dataset_id=dataset.id,
+        n_components=spec.n_components,
+        options=spec.fit_options(),
+        state=JobState.queued,
+        created_at=now(),
+    )
+    jobs.insert(job)
+    if key is not None:
+        jobs.put_idempotent(tenant, key, digest, job.id)
+    return job, False
+
+
+async def create(
+    state: AppState, tenant: str, spec: JobCreate, key: str | None
+) -> tuple[JobRecord, bool]:
+    """Queue a job (durably: on disk before this returns); (job, replayed) where replayed is
+    true when `key` already named the same request."""
+    await check_spec(state, spec)
+    digest = request_hash(spec)
+    inline: DatasetRecord | None = None
+    if spec.data is not None:
+        X = await anyio.to_thread.run_sync(matrix_from_json, spec.data)
+        inline = await datasets.write_matrix(state, tenant, X, "inline")
+    try:
+        job, replayed = await state.db.write(_create, state, tenant, spec, inline, key, digest)
+    except BaseException:
+        if inline is not None:
+            state.layout.dataset(inline.id).unlink(missing_ok=True)
+        raise
+    if replayed and inline is not None:
+        state.layout.dataset(inline.id).unlink(missing_ok=True)
+    if not replayed:
+        state.require_dispatcher().notify(job)
+    return job, replayed
+
+
+async def get(state: AppState, tenant: str, job_id: str) -> JobRecord:
+    job = await state.db.read(lambda s: JobRepository(s).get(tenant, job_id))
+    if job is None:
+        raise NotFound(f"no job {job_id!r}")
+    return job
+
+
+async def list_(
+    state: AppState, tenant: str, status: JobState | None, offset: int, limit: int
+) -> tuple[list[JobRecord], int]:
+    return await state.db.read(lambda s: JobRepository(s).list_page(tenant, status, offset, limit))
+
+
+async def cancel(state: AppState, tenant: str, job_id: str) -> JobRecord:
+    """Ask a job to stop: a queued job is cancelled now, a running one within ~a second."""
+
+    def tx(session: Session) -> JobRecord:
+        jobs = JobRepository(session)
+        job = jobs.get(tenant, job_id)
+        if job is None:
+            raise NotFound(f"no job {job_id!r}")
+        if job.state in (JobState.succeeded, JobState.failed):
+            raise Conflict(f"job {job_id!r} has already {job.state.value}; nothing to cancel")
+        jobs.request_cancel(job_id)
+        updated = jobs.get(tenant, job_id)
+        assert updated is not None
+        return updated
+
+    job = await state.db.write(tx)
+    if job.state == JobState.cancelled and state.dispatcher is not None:
+        await state.dispatcher.forget(job_id)
+    return job
+
+
+async def succeeded(state: AppState, tenant: str, job_id: str) -> JobRecord:
+    job = await get(state, tenant, job_id)
+    if job.state != JobState.succeeded:
+        raise Conflict(f"job {job_id!r} is {job.state.value}; its codes exist once it succeeded")
+    return job

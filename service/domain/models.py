@@ -1,0 +1,130 @@
+"""Models: metadata, the stored dictionary, encoding new samples, the atoms as an image."""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+
+import anyio
+import numpy as np
+
+import solvers
+
+from ..errors import InvalidArray, InvalidInput, PayloadTooLarge
+from ..errors import NotFound as NotFoundError
+from ..state import AppState
+from ..store.models import ModelRepository
+from ..store.records import ModelRecord
+
+_CACHE_SIZE = 16
+MAX_PNG_PIXELS = 16_000_000
+
+
+async def get(state: AppState, tenant: str, model_id: str) -> ModelRecord:
+    model = await state.db.read(lambda s: ModelRepository(s).get(tenant, model_id))
+    if model is None:
+        raise NotFoundError(f"no model {model_id!r}")
+    return model
+
+
+async def list_(
+    state: AppState, tenant: str, offset: int, limit: int
+) -> tuple[list[ModelRecord], int]:
+    return await state.db.read(lambda s: ModelRepository(s).list_page(tenant, offset, limit))
+
+
+async def dictionary(state: AppState, model: ModelRecord) -> np.ndarray:
+    """The model's dictionary (n_components, n_features), from a small per-app cache."""
+    cache = state.dictionaries
+    cached = cache.get(model.id)
+    if cached is not None:
+        cache.move_to_end(model.id)
+        return cached
+    path = state.layout.dictionary(model.id)
+    W: np.ndarray = await anyio.to_thread.run_sync(lambda: np.load(path, allow_pickle=False))
+    W.setflags(write=False)
+    cache[model.id] = W
+    while len(cache) > _CACHE_SIZE:
+        cache.popitem(last=False)
+    return W
+
+
+@dataclass(frozen=True)
+class Encoded:
+    codes: np.ndarray
+    objective: float | None
+
+
+def _encode(
+    X: np.ndarray, W: np.ndarray, alpha: float, code_solver: str, positive: bool
+) -> Encoded:
+    codes = solvers.encode(
+        X, W, alpha=alpha, backend="numpy", code_solver=code_solver, positive=positive
+    )
+    value = float(solvers.objective(X, codes, W, alpha))
+    return Encoded(codes, value if math.isfinite(value) else None)
+
+
+async def encode(
+    state: AppState,
+    model: ModelRecord,
+    X: np.ndarray,
+    alpha: float | None,
+    code_solver: str,
+    positive: bool | None,
+) -> Encoded:
+    """Codes (n_samples, n_components) of X with the model's dictionary, in a worker thread.
+
+    This is one lasso per row with a fixed dictionary (no fit), bounded by
+    `encode_max_values`, so it runs in the API process.
+    """
+    limit = state.settings.encode_max_values
+    if X.size > limit:
+        raise PayloadTooLarge(
+            f"{X.shape[0]}×{X.shape[1]} values exceed the encode limit of {limit}"
+        )
+    if X.shape[1] != model.n_features:
+        raise InvalidArray(
+            f"data has {X.shape[1]} features per row; model {model.id!r} has {model.n_features}"
+        )
+    W = await dictionary(state, model)
+    a = model.alpha if alpha is None else alpha
+    pos = model.positive_codes if positive is None else positive
+    try:
+        return await anyio.to_thread.run_sync(_encode, X, W, a, code_solver, pos)
+    except solvers.InvalidInputError as exc:
+        raise InvalidInput(str(exc)) from exc
+
+
+def atoms_png(W: np.ndarray, scale: int, columns: int | None) -> bytes:
+    """The atoms as a grid of gray tiles (0 is mid-gray); square patches when n_features is a
+    perfect square, otherwise one horizontal strip per atom."""
+    from PIL import Image
+
+    k, p = W.shape
+    side = math.isqrt(p)
+    if side * side == p:
+        tiles = W.reshape(k, side, side)
+        cols = columns or math.ceil(math.sqrt(k))
+    else:
+        tiles = W.reshape(k, 1, p)
+        cols = columns or 1
+    cols = max(1, min(cols, k))
+    rows = math.ceil(k / cols)
+    th, tw = tiles.shape[1] * scale, tiles.shape[2] * scale
+    height, width = rows * (th + 1) + 1, cols * (tw + 1) + 1
+    if height * width > MAX_PNG_PIXELS:
+        raise InvalidInput(f"the image would have {height}×{width} pixels; lower scale")
+    canvas = np.full((height, width), 255, dtype=np.uint8)
+    for j in range(k):
+        tile = tiles[j].astype(np.float64)
+        peak = float(np.abs(tile).max()) or 1.0
+        gray = np.round(127.5 + 127.5 * tile / peak).astype(np.uint8)
+        gray = np.kron(gray, np.ones((scale, scale), dtype=np.uint8))
+        r, c = divmod(j, cols)
+        top, left = 1 + r * (th + 1), 1 + c * (tw + 1)
+        canvas[top : top + th, left : left + tw] = gray
+    buffer = io.BytesIO()
+    Image.fromarray(canvas).save(buffer, format="PNG")
+    return buffer.getvalue()

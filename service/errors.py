@@ -1,0 +1,179 @@
+"""Domain exceptions, free of HTTP, and their one mapping to RFC 9457 problem JSON.
+
+Code anywhere in the service raises a `ServiceError` subclass; `install_handlers` turns it, a
+request validation error, an HTTP error of the framework, or an unexpected exception into an
+`application/problem+json` response. Nothing else builds error responses.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_PREFIX = "urn:sparsecoding:problem:"
+log = logging.getLogger("service")
+
+
+class ServiceError(Exception):
+    """Base of the domain errors; `slug` names the problem type, `status` its HTTP status."""
+
+    status: ClassVar[int] = 500
+    slug: ClassVar[str] = "internal"
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+class Unauthorized(ServiceError):
+    status, slug, title = 401, "unauthorized", "Missing or invalid API key"
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="sparsecoding"'}
+
+
+class NotFound(ServiceError):
+    status, slug, title = 404, "not-found", "Resource not found"
+
+
+class Conflict(ServiceError):
+    status, slug, title = 409, "conflict", "Conflict with the resource's state"
+
+
+class BackendUnavailable(ServiceError):
+    status, slug, title = 409, "backend-unavailable", "Backend not available in this deployment"
+
+
+class PayloadTooLarge(ServiceError):
+    status, slug, title = 413, "payload-too-large", "Request body too large"
+
+
+class UnsupportedMediaType(ServiceError):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported content type"
+
+
+class NotAcceptable(ServiceError):
+    status, slug, title = 406, "not-acceptable", "No acceptable representation"
+
+
+class InvalidInput(ServiceError):
+    status, slug, title = 422, "invalid-input", "Invalid input"
+
+
+class InvalidArray(ServiceError):
+    status, slug, title = 422, "invalid-array", "Unusable array"
+
+
+class IdempotencyMismatch(ServiceError):
+    status, slug, title = 422, "idempotency-key-reused", "Idempotency-Key reused with another body"
+
+
+class TooManyJobs(ServiceError):
+    status, slug, title = 429, "too-many-queued-jobs", "Too many queued jobs"
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.extensions.get("retry_after", 5))}
+
+
+class NotReady(ServiceError):
+    status, slug, title = 503, "not-ready", "Service not ready"
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str | None,
+    type_: str,
+    instance: str | None,
+    extensions: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": type_, "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if instance:
+        body["instance"] = instance
+    body.update(extensions or {})
+    return JSONResponse(
+        jsonable_encoder(body), status_code=status, headers=headers, media_type=PROBLEM_JSON
+    )
+
+
+def _service_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)
+    return problem(
+        exc.status,
+        exc.title,
+        exc.detail,
+        TYPE_PREFIX + exc.slug,
+        request.url.path,
+        exc.extensions,
+        exc.headers(),
+    )
+
+
+def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in exc.errors()
+    ]
+    first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+    where = ".".join(str(p) for p in first["loc"])
+    detail = f"{where}: {first['msg']}" if where else str(first["msg"])
+    return problem(
+        422,
+        "Invalid request",
+        detail,
+        TYPE_PREFIX + "validation",
+        request.url.path,
+        {"errors": errors},
+    )
+
+
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    from http import HTTPStatus
+
+    title = HTTPStatus(exc.status_code).phrase
+    detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
+    return problem(
+        exc.status_code,
+        title,
+        detail,
+        "about:blank",
+        request.url.path,
+        None,
+        dict(exc.headers) if exc.headers else None,
+    )
+
+
+def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(
+        500,
+        "Internal error",
+        "an unexpected error occurred",
+        TYPE_PREFIX + "internal",
+        request.url.path,
+    )
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Map every error the app can raise to problem JSON."""
+    app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,63 @@
+"""Request body limits, enforced before the app reads a body.
+
+A request whose `Content-Length` exceeds its route's limit gets 413 without a byte of its body
+being read; one that streams past the limit (chunked) is cut off when it crosses it.
+"""
+
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .errors import TYPE_PREFIX, problem
+
+_UPLOAD_TYPES = (b"application/x-npy", b"application/octet-stream")
+
+
+class BodyLimit:
+    def __init__(self, app: ASGIApp, default: int, uploads: int, upload_path: str) -> None:
+        self.app = app
+        self.default = default
+        self.uploads = uploads
+        self.upload_path = upload_path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        is_upload = (
+            scope["method"] == "POST"
+            and scope["path"].rstrip("/") == self.upload_path
+            and kind in _UPLOAD_TYPES
+        )
+        limit = self.uploads if is_upload else self.default
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            response = problem(
+                413,
+                "Request body too large",
+                f"Content-Length {length.decode(errors='replace')} exceeds the limit of "
+                f"{limit} bytes",
+                TYPE_PREFIX + "payload-too-large",
+                scope["path"],
+                {"limit": limit},
+            )
+            await response(scope, receive, send)
+            return
+        if is_upload:  # the upload route counts (and hashes) the stream itself
+            await self.app(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise HTTPException(413, f"the body exceeds the limit of {limit} bytes")
+            return message
+
+        await self.app(scope, limited, send)

@@ -1,0 +1,231 @@
+"""The API process's side of execution: send queued jobs to Dask, notice runs that are lost.
+
+The database is the queue. The dispatcher loop wakes when a job is created (or every
+`dispatch_interval_s`), submits every queued job it is not already running, and watches each
+Dask future. A run is lost when its future ends while the job is still active (the worker
+process died, or the task could not claim the job) or when its heartbeat is older than
+`stale_after_s`; a lost job is requeued, and failed once it has used `max_attempts` runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from typing import Any
+
+from distributed import Future
+
+import solvers
+
+from ..metrics import Metrics
+from ..settings import Settings
+from ..store.db import Database, Session, now
+from ..store.jobs import JobRepository
+from ..store.layout import DataLayout
+from ..store.records import JobRecord, JobState
+from .cluster import Cluster
+from .task import run_job
+
+log = logging.getLogger("service.runner")
+
+
+def _probe_backends() -> list[dict[str, Any]]:
+    return solvers.available_backends()
+
+
+def _describe(exc: BaseException) -> str:
+    name = type(exc).__name__
+    if name == "KilledWorker":
+        return "its worker process died"
+    return f"{name}: {exc}" if str(exc) else name
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        layout: DataLayout,
+        cluster: Cluster,
+        metrics: Metrics,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.layout = layout
+        self.cluster = cluster
+        self.metrics = metrics
+        self.futures: dict[str, Future] = {}
+        self._watchers: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._pending: dict[str, JobRecord] = {}
+        self._loop_task: asyncio.Task[None] | None = None
+        self._backends: tuple[frozenset[str], dict[str, list[dict[str, Any]]]] | None = None
+
+    async def recover(self) -> None:
+        """At start-up: a job left running by a previous server process has lost its run."""
+        reason = "the server stopped while the job was running"
+
+        def recover(session: Session) -> None:
+            repo = JobRepository(session)
+            for job_id in repo.ids_in_state(JobState.running):
+                repo.mark_lost(job_id, reason, self.settings.max_attempts)
+
+        await self.db.write(recover)
+
+    def start(self) -> None:
+        self._loop_task = asyncio.create_task(self._loop(), name="dispatcher")
+
+    def notify(self, job: JobRecord | None = None) -> None:
+        """A job was queued (call after the commit): submit it now rather than at the next
+        scan of the queue."""
+        if job is not None:
+            self._pending[job.id] = job
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Stop dispatching; jobs this process is running go back to the queue, uncounted."""
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+        for task in list(self._watchers):
+            task.cancel()
+        await asyncio.gather(*self._watchers, return_exceptions=True)
+        running = list(self.futures)
+        self.futures.clear()
+
+        def release(session: Session) -> None:
+            for job_id in running:
+                JobRepository(session).release(job_id)
+
+        await self.db.write(release)
+
+    async def _loop(self) -> None:
+        interval = self.settings.dispatch_interval_s
+        last_scan = -interval
+        while True:
+            try:
+                await self._submit_pending()
+                if time.monotonic() - last_scan >= interval:
+                    last_scan = time.monotonic()
+                    await self.scan()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("dispatcher pass failed")
+            timeout = max(0.0, last_scan + interval - time.monotonic())
+            waiter = asyncio.ensure_future(self._wake.wait())
+            try:
+                await asyncio.wait({waiter}, timeout=timeout)
+            finally:
+                waiter.cancel()
+            self._wake.clear()
+
+    async def _submit_pending(self) -> None:
+        pending, self._pending = self._pending, {}
+        for job in pending.values():
+            if job.id not in self.futures:
+                await self._submit(job)
+
+    async def scan(self) -> None:
+        """The full pass: give up on stale runs, submit every queued job not yet submitted."""
+        await self._reap_stale()
+        queued = await self.db.read(lambda s: JobRepository(s).queued())
+        for job in queued:
+            if job.id not in self.futures:
+                await self._submit(job)
+        self.metrics.queue_length.set(len(queued))
+
+    async def _submit(self, job: JobRecord) -> None:
+        client = self.cluster.client
+        restrictions: dict[str, Any] = {}
+        if job.options.get("backend") == "cupy":
+            workers = await self.workers_with("cupy")
+            if workers:
+                restrictions = {"workers": workers, "allow_other_workers": False}
+        future = client.submit(
+            run_job,
+            str(self.layout.root.resolve()),
+            job.id,
+            self.settings.heartbeat_interval_s,
+            self.settings.checkpoint_interval_s,
+            key=f"fit-{job.id}-{secrets.token_hex(4)}",
+            pure=False,
+            **restrictions,
+        )
+        self.futures[job.id] = future
+        task = asyncio.create_task(self._watch(job.id, future))
+        self._watchers.add(task)
+        task.add_done_callback(self._watchers.discard)
+
+    async def _watch(self, job_id: str, future: Future) -> None:
+        started = time.monotonic()
+        reason: str
+        try:
+            outcome = await future
+            reason = f"its task ended without finishing the job ({outcome})"
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # the dispatcher is stopping
+            reason = "its Dask task was cancelled"
+        except Exception as exc:
+            reason = _describe(exc)
+        if self.futures.get(job_id) is not future:
+            return  # given up on meanwhile (stale heartbeat)
+        del self.futures[job_id]
+        job = await self.db.write(self._mark_lost, job_id, reason)
+        if job is not None and job.terminal:
+            self._observe(job, time.monotonic() - started)
+        self.notify(job if job is not None and job.state == JobState.queued else None)
+
+    def _observe(self, job: JobRecord, seconds: float) -> None:
+        if job.started_at is not None and job.finished_at is not None:
+            seconds = job.finished_at - job.started_at
+        self.metrics.fit_seconds.labels(state=job.state.value).observe(seconds)
+        if job.n_iter:
+            self.metrics.iterations.inc(job.n_iter)
+
+    def _mark_lost(self, session: Session, job_id: str, reason: str) -> JobRecord | None:
+        return JobRepository(session).mark_lost(job_id, reason, self.settings.max_attempts)
+
+    async def _reap_stale(self) -> None:
+        cutoff = now() - self.settings.stale_after_s
+        stale = await self.db.read(lambda s: JobRepository(s).stale_running(cutoff))
+        for job_id in stale:
+            reason = f"no heartbeat for {self.settings.stale_after_s:g} s"
+            await self.db.write(self._mark_lost, job_id, reason)
+            future = self.futures.pop(job_id, None)
+            if future is not None:
+                await self.cluster.client.cancel([future], force=True)
+            log.warning("job %s: %s", job_id, reason)
+
+    async def forget(self, job_id: str) -> None:
+        """A queued job was cancelled: drop its Dask task if it has not started."""
+        future = self.futures.pop(job_id, None)
+        if future is not None:
+            await self.cluster.client.cancel([future])
+
+    async def worker_addresses(self) -> list[str]:
+        scheduler = self.cluster.client.scheduler
+        if scheduler is None:
+            return []
+        identity = await scheduler.identity(n_workers=-1)
+        return list(identity.get("workers", {}))
+
+    async def worker_backends(self) -> dict[str, list[dict[str, Any]]]:
+        """{worker address: solvers.available_backends() there}, refreshed when workers change."""
+        client = self.cluster.client
+        workers = frozenset(await self.worker_addresses())
+        if self._backends is None or self._backends[0] != workers:
+            probed = await client.run(_probe_backends) if workers else {}
+            self._backends = (workers, dict(probed))
+        return self._backends[1]
+
+    async def workers_with(self, backend: str) -> list[str]:
+        return [
+            address
+            for address, backends in (await self.worker_backends()).items()
+            if any(b["name"] == backend and b["available"] for b in backends)
+        ]

@@ -1,0 +1,148 @@
+"""The function a Dask worker runs for one job: claim it, fit, store the result.
+
+It needs only the data directory (shared with the API) and the job id: the dataset, the options
+and every state change go through the same SQLite database and `.npy` files. The fit resumes
+from the job's checkpoint when an earlier run left one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import solvers
+
+from ..store.arrays import save_npy
+from ..store.db import connect, now, transaction
+from ..store.jobs import JobRepository
+from ..store.layout import DataLayout
+from ..store.models import ModelRepository
+from ..store.records import JobRecord, JobState, ModelRecord, new_id
+from .monitor import RunMonitor
+
+log = logging.getLogger("service.runner")
+
+
+def _worker_name() -> str:
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().address)
+    except ValueError:
+        return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_job(data_dir: str, job_id: str, heartbeat_s: float, checkpoint_s: float) -> str:
+    """Run job `job_id` to its end; returns what happened (for logs; the database is the truth)."""
+    layout = DataLayout(Path(data_dir))
+    token = secrets.token_hex(16)
+    conn = connect(layout.database, synchronous="FULL")
+    try:
+        with transaction(conn, write=True) as session:
+            job = JobRepository(session).claim(job_id, token, _worker_name())
+        if job is None:
+            return "not-claimed"
+        return _fit_and_store(conn, layout, job, token, heartbeat_s, checkpoint_s)
+    finally:
+        conn.close()
+
+
+def _fit_and_store(
+    conn: Any,
+    layout: DataLayout,
+    job: JobRecord,
+    token: str,
+    heartbeat_s: float,
+    checkpoint_s: float,
+) -> str:
+    options = dict(job.options)
+    init = options.pop("init", "data")
+    checkpoint = layout.checkpoint(job.id)
+    error: str | None = None
+    with RunMonitor(layout.database, job.id, token, heartbeat_s) as monitor:
+        try:
+            X = np.load(layout.dataset(job.dataset_id), mmap_mode="r", allow_pickle=False)
+            if init not in ("data", "svd"):
+                init = np.load(layout.dictionary(init), allow_pickle=False)
+            result = solvers.fit(
+                X,
+                job.n_components,
+                init=init,
+                callback=monitor.callback,
+                checkpoint=checkpoint,
+                checkpoint_interval=checkpoint_s,
+                **options,
+            )
+        except (solvers.InvalidInputError, solvers.BackendUnavailableError) as exc:
+            error = str(exc)
+        except Exception as exc:
+            log.error("job %s failed:\n%s", job.id, traceback.format_exc())
+            error = f"{type(exc).__name__}: {exc}"
+    if error is not None:
+        return _finish(conn, job, token, JobState.failed, error=error)
+    if monitor.lost.is_set():
+        return "lost"
+    if result.stop_reason == "cancelled":
+        outcome = _finish(conn, job, token, JobState.cancelled, stop_reason="cancelled")
+    else:
+        outcome = _store_model(conn, layout, job, token, result)
+    checkpoint.unlink(missing_ok=True)
+    return outcome
+
+
+def _finish(conn: Any, job: JobRecord, token: str, state: JobState, **fields: Any) -> str:
+    with transaction(conn, write=True) as session:
+        done = JobRepository(session).finish(job.id, token, state, **fields)
+    return state.value if done else "lost"
+
+
+def _store_model(
+    conn: Any, layout: DataLayout, job: JobRecord, token: str, result: solvers.FitResult
+) -> str:
+    model_id = new_id("mdl")
+    dictionary_path, codes_path = layout.dictionary(model_id), layout.codes(job.id)
+    save_npy(dictionary_path, result.dictionary)
+    if result.codes is not None:
+        save_npy(codes_path, result.codes)
+    objective = float(result.objective) if np.isfinite(result.objective) else None
+    model = ModelRecord(
+        id=model_id,
+        tenant=job.tenant,
+        job_id=job.id,
+        dataset_id=job.dataset_id,
+        n_components=int(result.dictionary.shape[0]),
+        n_features=int(result.dictionary.shape[1]),
+        dtype=result.dictionary.dtype.name,
+        alpha=float(job.options["alpha"]),
+        positive_codes=bool(job.options["positive_codes"]),
+        backend=result.backend,
+        objective=objective,
+        n_iter=int(result.n_iter),
+        stop_reason=result.stop_reason,
+        options=job.options,
+        created_at=now(),
+    )
+    with transaction(conn, write=True) as session:
+        done = JobRepository(session).finish(
+            job.id,
+            token,
+            JobState.succeeded,
+            stop_reason=result.stop_reason,
+            n_iter=int(result.n_iter),
+            objective=objective,
+            model_id=model_id,
+        )
+        if done:
+            ModelRepository(session).insert(model)
+    if not done:  # the job was given up on meanwhile: leave no orphan files
+        dictionary_path.unlink(missing_ok=True)
+        codes_path.unlink(missing_ok=True)
+        return "lost"
+    return JobState.succeeded.value

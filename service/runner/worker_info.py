@@ -1,0 +1,20 @@
+"""What a Dask worker reports about itself, for `client.run(worker_backends)`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import solvers
+
+# The resource a GPU worker is started with (`dask worker ... --resources GPU=1`); jobs with
+# backend="cupy" ask for one unit of it, so they run only there.
+GPU_RESOURCE = "GPU"
+
+
+def worker_backends() -> list[dict[str, Any]]:
+    """`solvers.available_backends()` as seen on the worker that runs this.
+
+    Use as `client.run(worker_backends)` → {worker address: [{name, available, device,
+    reason}, ...]}; importing this module loads neither CuPy nor the web app.
+    """
+    return solvers.available_backends()

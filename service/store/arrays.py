@@ -1,0 +1,215 @@
+"""Arrays on disk: atomic `.npy` writes, and checks of `.npy` bytes that never unpickle.
+
+An `.npy` header is read with `numpy.lib.format` directly, so an object or structured dtype is
+refused before any data is touched; the data itself is then memory-mapped and scanned in
+chunks, so checking a file never needs the file's size in memory.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+from numpy.lib import format as npy_format
+
+import solvers
+
+from ..errors import InvalidArray
+
+_CHUNK_ROWS = 65536
+_SCAN_ITEMS = 1 << 20
+
+
+@dataclass(frozen=True)
+class NpyHeader:
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    fortran_order: bool
+    data_offset: int
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish(tmp: Path, final: Path) -> None:
+    """Make a fully written temp file visible under its final name, durably and atomically."""
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(tmp, final)
+    _fsync_dir(final.parent)
+
+
+def save_npy(path: Path, array: np.ndarray) -> None:
+    """np.save to a temp file beside `path`, then `publish`: readers see all or nothing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, np.ascontiguousarray(array), allow_pickle=False)
+        publish(Path(name), path)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+
+
+def read_header(f: IO[bytes], size: int) -> NpyHeader:
+    """Parse and check an `.npy` header; raise InvalidArray naming what is wrong."""
+    try:
+        version = npy_format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran_order, dtype = npy_format.read_array_header_1_0(f)
+        elif version in ((2, 0), (3, 0)):
+            shape, fortran_order, dtype = npy_format.read_array_header_2_0(f)
+        else:
+            raise InvalidArray(f"unsupported .npy format version {version}")
+    except InvalidArray:
+        raise
+    except Exception as exc:  # numpy raises ValueError/OSError/SyntaxError for bad headers
+        raise InvalidArray(f"malformed .npy file: {exc}") from exc
+    if dtype.hasobject:
+        raise InvalidArray("object arrays are refused: .npy data is never unpickled")
+    if dtype.names is not None or dtype.subdtype is not None:
+        raise InvalidArray(f"structured dtype {dtype} is refused; send a plain numeric matrix")
+    if dtype.kind == "c":
+        raise InvalidArray(f"complex dtype {dtype} is refused; only real data is supported")
+    if dtype.kind not in "biuf":
+        raise InvalidArray(f"dtype {dtype} is not numeric; send float32 or float64")
+    if len(shape) != 2:
+        raise InvalidArray(f"expected a 2-D matrix (n_samples, n_features); got shape {shape}")
+    if 0 in shape:
+        raise InvalidArray(f"data is empty: shape {tuple(shape)}")
+    offset = f.tell()
+    expected = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if size != expected:
+        raise InvalidArray(
+            f"malformed .npy file: the header announces shape {shape} of {dtype} "
+            f"({expected} bytes in all) but the file has {size} bytes"
+        )
+    return NpyHeader(tuple(shape), dtype, bool(fortran_order), offset)
+
+
+def _native(dtype: np.dtype) -> np.dtype:
+    return np.dtype(np.float32) if dtype in (np.float16, np.float32) else np.dtype(np.float64)
+
+
+def check_matrix(X: np.ndarray) -> np.ndarray:
+    """`solvers.validate_data`, with its message as an InvalidArray."""
+    try:
+        return solvers.validate_data(X, name="data")
+    except solvers.InvalidInputError as exc:
+        raise InvalidArray(str(exc)) from exc
+
+
+def scan_finite(path: Path, header: NpyHeader) -> None:
+    """Raise InvalidArray naming the count and first position of NaN/Inf values.
+
+    The file is read in blocks (not memory-mapped), so checking it costs a block of memory,
+    whatever its size.
+    """
+    total = int(np.prod(header.shape, dtype=np.int64))
+    bad_count, first = 0, -1
+    first_value = 0.0
+    with open(path, "rb") as f:
+        f.seek(header.data_offset)
+        done = 0
+        while done < total:
+            block = np.fromfile(f, dtype=header.dtype, count=min(_SCAN_ITEMS, total - done))
+            if block.size == 0:
+                raise InvalidArray("malformed .npy file: shorter than its header says")
+            bad = ~np.isfinite(block)
+            count = int(np.count_nonzero(bad))
+            if count and first < 0:
+                at = int(np.argmax(bad))
+                first, first_value = done + at, float(block[at])
+            bad_count += count
+            done += block.size
+    if bad_count:
+        row, col = np.unravel_index(first, header.shape, order="F" if header.fortran_order else "C")
+        raise InvalidArray(
+            f"data contains {bad_count} NaN or Inf value(s); the first is {first_value} "
+            f"at row {row}, column {col}"
+        )
+
+
+def finalize_upload(tmp: Path, final: Path) -> tuple[tuple[int, int], str]:
+    """Check an uploaded `.npy` file and move it to `final` as native float32/float64.
+
+    Returns (shape, dtype name). Other real dtypes (integers, float16, big-endian) are converted
+    chunk by chunk into a new file; `tmp` is removed in every case.
+    """
+    converted = tmp.with_suffix(".conv")
+    try:
+        with open(tmp, "rb") as f:
+            header = read_header(f, os.fstat(f.fileno()).st_size)
+        target = _native(header.dtype)
+        if header.dtype != target:
+            source = np.load(tmp, mmap_mode="r", allow_pickle=False)
+            out = npy_format.open_memmap(converted, mode="w+", dtype=target, shape=source.shape)
+            for start in range(0, source.shape[0], _CHUNK_ROWS):
+                out[start : start + _CHUNK_ROWS] = source[start : start + _CHUNK_ROWS]
+            out.flush()
+            del out, source
+            tmp.unlink()
+            converted.rename(tmp)
+            with open(tmp, "rb") as f:
+                header = read_header(f, os.fstat(f.fileno()).st_size)
+        scan_finite(tmp, header)
+        publish(tmp, final)
+        return (int(header.shape[0]), int(header.shape[1])), target.name
+    finally:
+        tmp.unlink(missing_ok=True)
+        converted.unlink(missing_ok=True)
+
+
+def npy_from_bytes(body: bytes) -> np.ndarray:
+    """A checked matrix from `.npy` bytes held in memory (small bodies only)."""
+    f = io.BytesIO(body)
+    header = read_header(f, len(body))
+    f.seek(0)
+    array = np.load(f, allow_pickle=False)
+    assert array.shape == header.shape
+    return check_matrix(array)
+
+
+def matrix_from_json(value: Any, field: str = "data") -> np.ndarray:
+    """A checked float64 matrix from a JSON list of rows (NaN/Infinity tokens are reported)."""
+    if not isinstance(value, list) or not value or not all(isinstance(r, list) for r in value):
+        raise InvalidArray(f"{field} must be a non-empty list of rows (a list of lists of numbers)")
+    width = len(value[0])
+    for i, row in enumerate(value):
+        if len(row) != width:
+            raise InvalidArray(f"{field}: row {i} has {len(row)} values, row 0 has {width}")
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArray(f"{field} must contain only numbers: {exc}") from exc
+    return check_matrix(array)
+
+
+def parse_json_matrix_body(body: bytes) -> tuple[np.ndarray, dict[str, Any]]:
+    """({"data": rows, ...} → matrix, the other fields) from a JSON request body."""
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidArray(f"body is not valid JSON: {exc}") from exc
+    if not isinstance(document, dict) or "data" not in document:
+        raise InvalidArray('JSON body must be an object with a "data" matrix')
+    return matrix_from_json(document.pop("data")), document
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()

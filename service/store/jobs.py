@@ -1,0 +1,236 @@
+"""SQL of job records, their progress rows and idempotency keys.
+
+State changes that race between the API and a worker are single conditional UPDATEs: a worker
+owns a job only while `run_token` matches the token it claimed with, so a run that was given up
+on (requeued, cancelled) can no longer write anything.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+
+from .db import Session, now
+from .records import JobRecord, JobState, ProgressRecord
+
+_COLUMNS = (
+    "id, tenant, dataset_id, n_components, options, state, created_at, started_at, finished_at, "
+    "heartbeat_at, attempts, cancel_requested, run_token, worker, error, stop_reason, n_iter, "
+    "objective, model_id, progress"
+)
+_ACTIVE = (JobState.queued, JobState.running)
+
+
+class JobRepository:
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    def _one(self, where: str, params: Sequence[object]) -> JobRecord | None:
+        row = self.s.execute(f"SELECT {_COLUMNS} FROM jobs WHERE {where}", params).fetchone()
+        return JobRecord.from_row(row) if row else None
+
+    # -- the API side -------------------------------------------------------------------------
+
+    def insert(self, job: JobRecord) -> None:
+        self.s.execute(
+            "INSERT INTO jobs (id, tenant, dataset_id, n_components, options, state, created_at) "
+            "VALUES (?,?,?,?,?,?,?)",
+            (
+                job.id,
+                job.tenant,
+                job.dataset_id,
+                job.n_components,
+                json.dumps(job.options),
+                job.state,
+                job.created_at,
+            ),
+        )
+
+    def get(self, tenant: str, job_id: str) -> JobRecord | None:
+        return self._one("id = ? AND tenant = ?", (job_id, tenant))
+
+    def get_by_id(self, job_id: str) -> JobRecord | None:
+        return self._one("id = ?", (job_id,))
+
+    def list_page(
+        self, tenant: str, state: JobState | None, offset: int, limit: int
+    ) -> tuple[list[JobRecord], int]:
+        where, params = "tenant = ?", [tenant]
+        if state is not None:
+            where += " AND state = ?"
+            params.append(state)
+        rows = self.s.execute(
+            f"SELECT {_COLUMNS} FROM jobs WHERE {where} "
+            "ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        ).fetchall()
+        count = self.s.execute(f"SELECT count(*) FROM jobs WHERE {where}", params).fetchone()[0]
+        return [JobRecord.from_row(r) for r in rows], int(count)
+
+    def count_queued(self, tenant: str) -> int:
+        row = self.s.execute(
+            "SELECT count(*) FROM jobs WHERE tenant = ? AND state = ?", (tenant, JobState.queued)
+        ).fetchone()
+        return int(row[0])
+
+    def counts_by_state(self) -> dict[str, int]:
+        rows = self.s.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall()
+        counts = {state.value: 0 for state in JobState}
+        counts.update({row[0]: int(row[1]) for row in rows})
+        return counts
+
+    def ids_in_state(self, state: JobState) -> list[str]:
+        rows = self.s.execute(
+            "SELECT id FROM jobs WHERE state = ? ORDER BY created_at", (state,)
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def queued(self) -> list[JobRecord]:
+        rows = self.s.execute(
+            f"SELECT {_COLUMNS} FROM jobs WHERE state = ? ORDER BY created_at", (JobState.queued,)
+        ).fetchall()
+        return [JobRecord.from_row(r) for r in rows]
+
+    def request_cancel(self, job_id: str) -> None:
+        """A queued job is cancelled at once; a running one when its worker next looks."""
+        t = now()
+        self.s.execute(
+            "UPDATE jobs SET state = ?, finished_at = ?, cancel_requested = 1, run_token = NULL "
+            "WHERE id = ? AND state = ?",
+            (JobState.cancelled, t, job_id, JobState.queued),
+        )
+        self.s.execute(
+            "UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND state = ?",
+            (job_id, JobState.running),
+        )
+
+    def progress_after(self, job_id: str, after: int, limit: int = 500) -> list[ProgressRecord]:
+        rows = self.s.execute(
+            "SELECT iteration, epoch, objective, elapsed_s, max_gap FROM job_progress "
+            "WHERE job_id = ? AND iteration > ? ORDER BY iteration LIMIT ?",
+            (job_id, after, limit),
+        ).fetchall()
+        return [ProgressRecord(**dict(r)) for r in rows]
+
+    def get_idempotent(self, tenant: str, key: str) -> tuple[str, str] | None:
+        row = self.s.execute(
+            "SELECT request_hash, job_id FROM idempotency_keys WHERE tenant = ? AND key = ?",
+            (tenant, key),
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def put_idempotent(self, tenant: str, key: str, request_hash: str, job_id: str) -> None:
+        self.s.execute(
+            "INSERT INTO idempotency_keys (tenant, key, request_hash, job_id, created_at) "
+            "VALUES (?,?,?,?,?)",
+            (tenant, key, request_hash, job_id, now()),
+        )
+
+    # -- lost and interrupted runs (the dispatcher) ------------------------------------------
+
+    def stale_running(self, cutoff: float) -> list[str]:
+        rows = self.s.execute(
+            "SELECT id FROM jobs WHERE state = ? AND coalesce(heartbeat_at, 0) < ?",
+            (JobState.running, cutoff),
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def mark_lost(self, job_id: str, reason: str, max_attempts: int) -> JobRecord | None:
+        """The job's run is gone: requeue it, or fail it once it has used `max_attempts` runs.
+
+        A run that died before it claimed the job still counts as an attempt, so a job that
+        kills every worker it lands on cannot loop forever.
+        """
+        job = self.get_by_id(job_id)
+        if job is None or job.terminal:
+            return job
+        attempts = job.attempts if job.state == JobState.running else job.attempts + 1
+        t = now()
+        if job.cancel_requested:
+            state, error, finished = JobState.cancelled, None, t
+        elif attempts >= max_attempts:
+            state, finished = JobState.failed, t
+            error = f"gave up after {attempts} attempts; last: {reason}"
+        else:
+            state, finished = JobState.queued, None
+            error = f"attempt {attempts} lost ({reason}); requeued"
+        self.s.execute(
+            "UPDATE jobs SET state = ?, attempts = ?, error = ?, finished_at = ?, "
+            "run_token = NULL, worker = NULL WHERE id = ?",
+            (state, attempts, error, finished, job_id),
+        )
+        return self.get_by_id(job_id)
+
+    def release(self, job_id: str) -> None:
+        """Requeue a running job interrupted by a clean shutdown; the run does not count."""
+        self.s.execute(
+            "UPDATE jobs SET state = ?, attempts = max(attempts - 1, 0), run_token = NULL, "
+            "worker = NULL, error = 'interrupted by a server shutdown; requeued' "
+            "WHERE id = ? AND state = ?",
+            (JobState.queued, job_id, JobState.running),
+        )
+
+    # -- the worker side ----------------------------------------------------------------------
+
+    def claim(self, job_id: str, token: str, worker: str) -> JobRecord | None:
+        t = now()
+        cur = self.s.execute(
+            "UPDATE jobs SET state = ?, run_token = ?, worker = ?, attempts = attempts + 1, "
+            "started_at = coalesce(started_at, ?), heartbeat_at = ? "
+            "WHERE id = ? AND state = ? AND cancel_requested = 0",
+            (JobState.running, token, worker, t, t, job_id, JobState.queued),
+        )
+        return self.get_by_id(job_id) if cur.rowcount else None
+
+    def heartbeat(self, job_id: str, token: str) -> bool | None:
+        """Record that the run is alive; None if it no longer owns the job, else cancel flag."""
+        row = self.s.execute(
+            "UPDATE jobs SET heartbeat_at = ? WHERE id = ? AND run_token = ? AND state = ? "
+            "RETURNING cancel_requested",
+            (now(), job_id, token, JobState.running),
+        ).fetchone()
+        return None if row is None else bool(row[0])
+
+    def add_progress(self, job_id: str, records: Sequence[ProgressRecord]) -> None:
+        if not records:
+            return
+        self.s.executemany(
+            "INSERT OR REPLACE INTO job_progress "
+            "(job_id, iteration, epoch, objective, elapsed_s, max_gap) VALUES (?,?,?,?,?,?)",
+            [(job_id, r.iteration, r.epoch, r.objective, r.elapsed_s, r.max_gap) for r in records],
+        )
+        self.s.execute(
+            "UPDATE jobs SET progress = ? WHERE id = ?", (json.dumps(asdict(records[-1])), job_id)
+        )
+
+    def finish(
+        self,
+        job_id: str,
+        token: str,
+        state: JobState,
+        *,
+        error: str | None = None,
+        stop_reason: str | None = None,
+        n_iter: int | None = None,
+        objective: float | None = None,
+        model_id: str | None = None,
+    ) -> bool:
+        cur = self.s.execute(
+            "UPDATE jobs SET state = ?, finished_at = ?, error = ?, stop_reason = ?, n_iter = ?, "
+            "objective = ?, model_id = ?, run_token = NULL "
+            "WHERE id = ? AND run_token = ? AND state = ?",
+            (
+                state,
+                now(),
+                error,
+                stop_reason,
+                n_iter,
+                objective,
+                model_id,
+                job_id,
+                token,
+                JobState.running,
+            ),
+        )
+        return cur.rowcount > 0

@@ -1,0 +1,114 @@
+"""Plain records the repositories read and write (no SQL, no HTTP)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class JobState(StrEnum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+
+TERMINAL = frozenset({JobState.succeeded, JobState.failed, JobState.cancelled})
+
+
+def new_id(prefix: str) -> str:
+    """Random identifier with a readable prefix, e.g. `job_3f9c…` (128 bits)."""
+    return f"{prefix}_{secrets.token_hex(16)}"
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    id: str
+    tenant: str
+    name: str | None
+    n_samples: int
+    n_features: int
+    dtype: str
+    nbytes: int
+    sha256: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: str
+    tenant: str
+    dataset_id: str
+    n_components: int
+    options: dict[str, Any]
+    state: JobState
+    created_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+    heartbeat_at: float | None = None
+    attempts: int = 0
+    cancel_requested: bool = False
+    run_token: str | None = None
+    worker: str | None = None
+    error: str | None = None
+    stop_reason: str | None = None
+    n_iter: int | None = None
+    objective: float | None = None
+    model_id: str | None = None
+    progress: dict[str, Any] | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL
+
+    @classmethod
+    def from_row(cls, row: Any) -> JobRecord:
+        data = dict(row)
+        data["options"] = json.loads(data["options"])
+        data["progress"] = json.loads(data["progress"]) if data["progress"] else None
+        data["state"] = JobState(data["state"])
+        data["cancel_requested"] = bool(data["cancel_requested"])
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class ProgressRecord:
+    iteration: int
+    epoch: float
+    objective: float
+    elapsed_s: float
+    max_gap: float
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    id: str
+    tenant: str
+    job_id: str
+    dataset_id: str
+    n_components: int
+    n_features: int
+    dtype: str
+    alpha: float
+    positive_codes: bool
+    backend: str
+    objective: float | None
+    n_iter: int
+    stop_reason: str
+    options: dict[str, Any]
+    created_at: float
+
+    @classmethod
+    def from_row(cls, row: Any) -> ModelRecord:
+        data = dict(row)
+        data["options"] = json.loads(data["options"])
+        data["positive_codes"] = bool(data["positive_codes"])
+        return cls(**data)

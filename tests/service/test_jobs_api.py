@@ -1,0 +1,211 @@
+"""/v1/jobs in-process, against a real Dask cluster: create, status, list, cancel, codes, and
+every refusal (options, limits, backends, idempotency, quotas)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import httpx
+import numpy as np
+import pytest
+from service_testing import (
+    LONG_FIT,
+    NPY,
+    assert_problem,
+    fitted,
+    load_npy,
+    matrix,
+    submit,
+    upload,
+    wait_for,
+)
+
+import solvers
+from service.schemas.jobs import SERVICE_OWNED, FitSpec
+
+pytestmark = pytest.mark.anyio
+
+
+def test_job_spec_takes_every_fit_option_and_its_default() -> None:
+    fields = {f.name: f.default for f in dataclasses.fields(solvers.FitOptions)}
+    exposed = {name: info.default for name, info in FitSpec.model_fields.items()}
+    assert set(exposed) == set(fields) - SERVICE_OWNED
+    assert exposed == {name: fields[name] for name in exposed}
+
+
+async def test_fit_from_dataset(client: httpx.AsyncClient) -> None:
+    job = await fitted(client)
+    assert job["attempts"] == 1 and job["error"] is None
+    assert job["stop_reason"] in {"max_iter", "converged"} and job["n_iter"] >= 1
+    assert job["progress"]["iteration"] == job["n_iter"] and job["model_id"].startswith("mdl_")
+    assert job["options"]["mode"] == solvers.DEFAULTS.mode  # defaults are filled in
+    r = await client.get(f"/v1/jobs/{job['id']}/codes")
+    codes = r.json()
+    assert r.status_code == 200 and codes["shape"] == [200, 8] and len(codes["data"]) == 200
+    r = await client.get(f"/v1/jobs/{job['id']}/codes", headers={"Accept": NPY})
+    assert r.headers["content-type"] == NPY
+    np.testing.assert_allclose(load_npy(r.content), np.array(codes["data"]))
+    r = await client.get(f"/v1/jobs/{job['id']}/codes", headers={"Accept": "text/html"})
+    assert_problem(r, 406, "not-acceptable")
+
+
+async def test_inline_data_job(client: httpx.AsyncClient) -> None:
+    job = await submit(client, data=matrix(40, 6).tolist(), n_components=3, max_iter=5)
+    done = await wait_for(client, job["id"])
+    assert done["state"] == "succeeded"
+    r = await client.get(f"/v1/datasets/{done['dataset_id']}")
+    assert r.json()["n_samples"] == 40
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"alpha": 0},
+        {"mode": "sometimes"},
+        {"code_solver": "magic"},
+        {"max_iter": 0},
+        {"averaging": 2.0},
+        {"init": "random"},
+        {"dtype": "float16"},
+        {"n_components": 0},
+        {"learning_rate": 0.1},
+        {"checkpoint_interval": 0},
+    ],
+)
+async def test_invalid_options(client: httpx.AsyncClient, spec: dict[str, object]) -> None:
+    dataset_id = await upload(client, matrix(20, 4))
+    body = {"dataset_id": dataset_id, "n_components": 2, **spec}
+    problem = assert_problem(await client.post("/v1/jobs", json=body), 422)
+    assert problem["errors"] if problem["type"].endswith("validation") else problem["detail"]
+
+
+async def test_exactly_one_data_source(client: httpx.AsyncClient) -> None:
+    dataset_id = await upload(client, matrix(20, 4))
+    both = {"dataset_id": dataset_id, "data": [[1.0]], "n_components": 1}
+    assert_problem(await client.post("/v1/jobs", json=both), 422, "validation")
+    assert_problem(await client.post("/v1/jobs", json={"n_components": 1}), 422, "validation")
+    nan = b'{"data": [[1.0, NaN]], "n_components": 1}'
+    r = await client.post("/v1/jobs", content=nan, headers={"Content-Type": "application/json"})
+    assert "NaN" in assert_problem(r, 422, "invalid-array")["detail"]
+
+
+async def test_too_many_components(app, client) -> None:  # type: ignore[no-untyped-def]
+    limit = app.state.service.settings.max_n_components
+    dataset_id = await upload(client, matrix(20, 4))
+    r = await client.post("/v1/jobs", json={"dataset_id": dataset_id, "n_components": limit + 1})
+    assert str(limit) in assert_problem(r, 422, "invalid-input")["detail"]
+
+
+async def test_unknown_or_foreign_dataset(client, bob) -> None:  # type: ignore[no-untyped-def]
+    r = await client.post("/v1/jobs", json={"dataset_id": "ds_nope", "n_components": 2})
+    assert_problem(r, 404, "not-found")
+    dataset_id = await upload(client, matrix(20, 4))
+    r = await bob.post("/v1/jobs", json={"dataset_id": dataset_id, "n_components": 2})
+    assert_problem(r, 404, "not-found")
+
+
+async def test_cupy_without_gpu_names_available_backends(client: httpx.AsyncClient) -> None:
+    dataset_id = await upload(client, matrix(20, 4))
+    r = await client.post(
+        "/v1/jobs", json={"dataset_id": dataset_id, "n_components": 2, "backend": "cupy"}
+    )
+    problem = assert_problem(r, 409, "backend-unavailable")
+    assert problem["available"] == ["numpy"] and "numpy" in problem["detail"]
+
+
+async def test_idempotency_key(idle_client: httpx.AsyncClient) -> None:
+    dataset_id = await upload(idle_client, matrix(20, 4))
+    body = {"dataset_id": dataset_id, "n_components": 2}
+    headers = {"Idempotency-Key": "order-42"}
+    first = await idle_client.post("/v1/jobs", json=body, headers=headers)
+    again = await idle_client.post("/v1/jobs", json=body, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert again.json()["id"] == first.json()["id"] and again.headers["idempotent-replayed"]
+    other = await idle_client.post("/v1/jobs", json={**body, "alpha": 2.0}, headers=headers)
+    assert assert_problem(other, 422, "idempotency-key-reused")["job_id"] == first.json()["id"]
+    assert (await idle_client.get("/v1/jobs")).json()["count"] == 1
+
+
+async def test_queued_job_limit_answers_429(idle_client: httpx.AsyncClient) -> None:
+    dataset_id = await upload(idle_client, matrix(20, 4))
+    body = {"dataset_id": dataset_id, "n_components": 2}
+    for _ in range(2):
+        await submit(idle_client, **body)
+    r = await idle_client.post("/v1/jobs", json=body)
+    assert_problem(r, 429, "too-many-queued-jobs")
+    assert r.headers["retry-after"] == "7"
+
+
+async def test_list_with_paging_and_status(idle_client: httpx.AsyncClient) -> None:
+    dataset_id = await upload(idle_client, matrix(20, 4))
+    a = await submit(idle_client, dataset_id=dataset_id, n_components=2)
+    b = await submit(idle_client, dataset_id=dataset_id, n_components=3)
+    await idle_client.post(f"/v1/jobs/{a['id']}/cancel")
+    page = (await idle_client.get("/v1/jobs", params={"limit": 1})).json()
+    assert page["count"] == 2 and [j["id"] for j in page["data"]] == [b["id"]]
+    page = (await idle_client.get("/v1/jobs", params={"limit": 1, "offset": 1})).json()
+    assert [j["id"] for j in page["data"]] == [a["id"]]
+    queued = (await idle_client.get("/v1/jobs", params={"status": "queued"})).json()
+    assert [j["id"] for j in queued["data"]] == [b["id"]] and queued["count"] == 1
+    r = await idle_client.get("/v1/jobs", params={"status": "sleeping"})
+    assert_problem(r, 422, "validation")
+
+
+async def test_cancel_queued_job_at_once(idle_client: httpx.AsyncClient) -> None:
+    job = await submit(idle_client, data=matrix(20, 4).tolist(), n_components=2)
+    r = await idle_client.post(f"/v1/jobs/{job['id']}/cancel")
+    assert r.status_code == 202 and r.json()["state"] == "cancelled"
+    r = await idle_client.post(f"/v1/jobs/{job['id']}/cancel")  # idempotent
+    assert r.status_code == 202 and r.json()["state"] == "cancelled"
+    assert_problem(await idle_client.get(f"/v1/jobs/{job['id']}/codes"), 409, "conflict")
+
+
+async def test_cancel_running_job_within_two_seconds(client: httpx.AsyncClient) -> None:
+    dataset_id = await upload(client, matrix(2000, 64))
+    job = await submit(client, dataset_id=dataset_id, **LONG_FIT)
+    await wait_for(client, job["id"], {"running"}, predicate=lambda j: j["progress"])
+    asked = time.monotonic()
+    r = await client.post(f"/v1/jobs/{job['id']}/cancel")
+    assert r.status_code == 202 and r.json()["cancel_requested"]
+    done = await wait_for(client, job["id"], timeout=10)
+    assert done["state"] == "cancelled" and done["stop_reason"] == "cancelled"
+    assert time.monotonic() - asked < 2.5
+    assert_problem(await client.get(f"/v1/jobs/{job['id']}/codes"), 409, "conflict")
+
+
+async def test_cancel_finished_job_is_a_conflict(client: httpx.AsyncClient) -> None:
+    job = await fitted(client)
+    assert_problem(await client.post(f"/v1/jobs/{job['id']}/cancel"), 409, "conflict")
+
+
+async def test_unknown_and_foreign_jobs_are_404(client, bob) -> None:  # type: ignore[no-untyped-def]
+    job = await fitted(client)
+    for path in ["", "/codes", "/events"]:
+        assert_problem(await bob.get(f"/v1/jobs/{job['id']}{path}"), 404, "not-found")
+        assert_problem(await client.get(f"/v1/jobs/job_nope{path}"), 404, "not-found")
+    assert_problem(await bob.post(f"/v1/jobs/{job['id']}/cancel"), 404, "not-found")
+    assert (await bob.get("/v1/jobs")).json() == {"data": [], "count": 0}
+
+
+async def test_a_job_whose_data_vanished_fails_with_the_reason(app, client) -> None:  # type: ignore[no-untyped-def]
+    dataset_id = await upload(client, matrix(20, 4))
+    app.state.service.layout.dataset(dataset_id).unlink()
+    job = await submit(client, dataset_id=dataset_id, n_components=2)
+    done = await wait_for(client, job["id"])
+    assert done["state"] == "failed" and "No such file" in done["error"]
+
+
+async def test_init_from_a_model(client: httpx.AsyncClient) -> None:
+    first = await fitted(client)
+    second = await fitted(client, init=first["model_id"], max_iter=3)
+    assert second["options"]["init"] == first["model_id"]
+    dataset_id = second["dataset_id"]
+    r = await client.post(
+        "/v1/jobs", json={"dataset_id": dataset_id, "n_components": 5, "init": first["model_id"]}
+    )
+    assert "8 atoms" in assert_problem(r, 422, "invalid-input")["detail"]
+    r = await client.post(
+        "/v1/jobs", json={"dataset_id": dataset_id, "n_components": 8, "init": "mdl_nope"}
+    )
+    assert_problem(r, 404, "not-found")

@@ -1,0 +1,112 @@
+"""The dispatcher's recovery paths against a real cluster and database: runs that lost their
+heartbeat, jobs left running by a previous server, attempts that run out, clean shutdown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from service_testing import (
+    ALICE_KEY,
+    LONG_FIT,
+    auth,
+    make_settings,
+    matrix,
+    submit,
+    upload,
+    wait_for,
+)
+
+from service.app import create_app
+from service.store.db import Session, now
+from service.store.jobs import JobRepository
+
+pytestmark = pytest.mark.anyio
+
+
+def _pretend_running(session: Session, job_id: str, attempts: int, heartbeat: float) -> None:
+    """What a worker that died right after claiming the job leaves in the database."""
+    session.execute(
+        "UPDATE jobs SET state = 'running', run_token = 'gone', attempts = ?, heartbeat_at = ?, "
+        "started_at = ? WHERE id = ?",
+        (attempts, heartbeat, heartbeat, job_id),
+    )
+
+
+async def _queued_job(tmp_path: Path, scheduler: str) -> str:
+    """A job queued in a data directory whose server never got to run it."""
+    app = create_app(make_settings(tmp_path, scheduler))
+    async with app.router.lifespan_context(app):
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t", headers=auth(ALICE_KEY)
+        )
+        async with client:
+            job = await submit(client, data=matrix(50, 8).tolist(), n_components=4, max_iter=5)
+    return str(job["id"])
+
+
+async def test_job_left_running_is_requeued_at_startup(
+    tmp_path: Path, idle_scheduler: str, dask_scheduler: str
+) -> None:
+    job_id = await _queued_job(tmp_path, idle_scheduler)
+    app = create_app(make_settings(tmp_path, dask_scheduler))
+    db = app.state.service.db
+    db.open()
+    await db.write(_pretend_running, job_id, 1, now())
+    db.close()
+    async with app.router.lifespan_context(app):
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t", headers=auth(ALICE_KEY)
+        )
+        async with client:
+            done = await wait_for(client, job_id, timeout=15)
+    assert done["state"] == "succeeded" and done["attempts"] == 2
+
+
+async def test_stale_heartbeat_requeues_then_gives_up(
+    tmp_path: Path, idle_scheduler: str, dask_scheduler: str
+) -> None:
+    settings = make_settings(tmp_path, dask_scheduler, stale_after_s=1.0, max_attempts=2)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        db = app.state.service.db
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t", headers=auth(ALICE_KEY)
+        )
+        async with client:
+            dataset_id = await upload(client, matrix(2000, 64))
+            job = await submit(client, dataset_id=dataset_id, **LONG_FIT)
+            await wait_for(client, job["id"], {"running"}, predicate=lambda j: j["progress"])
+            # the run is alive, but its heartbeat goes stale: the dispatcher must give it up
+            await db.write(_pretend_running, job["id"], 1, now() - 60)
+            requeued = await wait_for(
+                client, job["id"], {"running", "queued"}, predicate=lambda j: j["attempts"] == 2
+            )
+            assert "no heartbeat" in requeued["error"]
+            await wait_for(client, job["id"], {"running"}, predicate=lambda j: j["progress"])
+            await db.write(_pretend_running, job["id"], 2, now() - 60)
+            failed = await wait_for(client, job["id"], timeout=10)
+    assert failed["state"] == "failed" and "gave up after 2 attempts" in failed["error"]
+
+
+async def test_clean_shutdown_requeues_running_job_without_counting(
+    tmp_path: Path, dask_scheduler: str
+) -> None:
+    app = create_app(make_settings(tmp_path, dask_scheduler))
+    async with app.router.lifespan_context(app):
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t", headers=auth(ALICE_KEY)
+        )
+        async with client:
+            dataset_id = await upload(client, matrix(2000, 64))
+            job = await submit(client, dataset_id=dataset_id, **LONG_FIT)
+            await wait_for(client, job["id"], {"running"})
+    db = app.state.service.db
+    db.open()
+    try:
+        record = await db.read(lambda s: JobRepository(s).get_by_id(job["id"]))
+    finally:
+        db.close()
+    assert record is not None and record.state == "queued" and record.attempts == 0
+    assert record.error is not None and "shutdown" in record.error
