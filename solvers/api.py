@@ -12,9 +12,9 @@ from .bcd import Problem, fit_batch, fit_online
 from .codes import resolve_code_solver, solve_codes
 from .errors import InvalidInputError
 from .init import initial_dictionary
-from .options import DEFAULTS, FitOptions, default_code_tol
+from .options import DEFAULTS, default_code_tol
 from .result import FitResult, ProgressCallback
-from .validation import validate_data, validate_dictionary, validate_options
+from .validation import fit_options, validate_data, validate_dictionary
 
 
 def fit(
@@ -38,15 +38,7 @@ def fit(
     existing one is resumed from, and it is rewritten every `checkpoint_interval` seconds and
     when the fit stops.
     """
-    unknown = set(options) - set(FitOptions.__dataclass_fields__)
-    if unknown:
-        raise InvalidInputError(f"unknown option(s): {', '.join(sorted(unknown))}")
-    opts = DEFAULTS.replace(**options)
-    validate_options(n_components, opts)
-    if opts.alpha <= 0:
-        raise InvalidInputError(
-            f"alpha must be > 0; got {opts.alpha} (α = 0 is plain least squares, not sparse coding)"
-        )
+    opts = fit_options(n_components, options)
     X = validate_data(X, dtype=opts.dtype)
     if not isinstance(init, str):
         init = validate_dictionary(init, X.shape[1], int(n_components))

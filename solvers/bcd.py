@@ -105,6 +105,27 @@ def _load(problem: Problem, mode: str) -> tuple[dict[str, np.ndarray], dict[str,
     return arrays, meta
 
 
+def batch_dictionary_step(backend: Backend, A: Any, B: Any, W: Any, o: FitOptions) -> Any:
+    """The dictionary step of a batch iteration: passes until W settles (it is cheap)."""
+    return update_dictionary(
+        backend,
+        A,
+        B,
+        W,
+        positive=o.positive_dictionary,
+        dictionary_penalty=o.dictionary_penalty,
+        n_passes=BATCH_W_PASSES,
+        tol=BATCH_W_TOL,
+    )
+
+
+def relative_decrease(previous: float, value: float) -> float:
+    """(previous − value) / |previous|, or 1 before there is a previous value."""
+    if not math.isfinite(previous):
+        return 1.0
+    return (previous - value) / max(abs(previous), 1e-300)
+
+
 def fit_batch(problem: Problem, W0: np.ndarray, rng: np.random.Generator) -> FitResult:
     """Batch block coordinate descent from the initial dictionary W0 (k, p)."""
     backend, o, xp = problem.backend, problem.options, problem.backend.xp
@@ -160,16 +181,7 @@ def fit_batch(problem: Problem, W0: np.ndarray, rng: np.random.Generator) -> Fit
         B = xp.zeros((H.shape[1], X.shape[1]), dtype=xp.float64)
         add_statistics(backend, A, B, H, X)
         dead = dead_atoms(A, xp)
-        W = update_dictionary(
-            backend,
-            A,
-            B,
-            W,
-            positive=o.positive_dictionary,
-            dictionary_penalty=o.dictionary_penalty,
-            n_passes=BATCH_W_PASSES,
-            tol=BATCH_W_TOL,
-        )
+        W = batch_dictionary_step(backend, A, B, W, o)
         if dead.shape[0]:
             W = reseed_atoms(backend, W, dead, X, H, step.residual_sq, o.positive_dictionary)
         value = objective_from_statistics(
@@ -184,9 +196,7 @@ def fit_batch(problem: Problem, W0: np.ndarray, rng: np.random.Generator) -> Fit
         )
         iteration += 1
         record = Progress(iteration, float(iteration), value, clock.elapsed(), step.max_gap)
-        decrease = (
-            (previous - value) / max(abs(previous), 1e-300) if math.isfinite(previous) else 1.0
-        )
+        decrease = relative_decrease(previous, value)
         previous = value
         if not _report(problem, history, record):
             stop = "cancelled"

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InvalidInputError
-from .options import BACKENDS, CODE_SOLVERS, INITS, MODES, FitOptions
+from .options import BACKENDS, CODE_SOLVERS, DEFAULTS, INITS, MODES, FitOptions
 
 # Rows scanned at once for NaN/Inf, so that a memory-mapped matrix is never loaded whole.
 _SCAN_ROWS = 65536
@@ -82,6 +82,20 @@ def validate_dictionary(W: Any, n_features: int, n_components: int | None = None
             f"dictionary has {W.shape[0]} atoms but n_components is {n_components}"
         )
     return W
+
+
+def fit_options(n_components: Any, options: dict[str, Any]) -> FitOptions:
+    """The FitOptions of a fit's keyword options, checked: unknown names, ranges, alpha > 0."""
+    unknown = set(options) - set(FitOptions.__dataclass_fields__)
+    if unknown:
+        raise InvalidInputError(f"unknown option(s): {', '.join(sorted(unknown))}")
+    opts = DEFAULTS.replace(**options)
+    validate_options(n_components, opts)
+    if opts.alpha <= 0:
+        raise InvalidInputError(
+            f"alpha must be > 0; got {opts.alpha} (α = 0 is plain least squares, not sparse coding)"
+        )
+    return opts
 
 
 def validate_options(n_components: Any, options: FitOptions) -> None:

@@ -27,9 +27,9 @@ import numpy as np
 import solvers
 from solvers.errors import InvalidInputError
 from solvers.init import initial_dictionary
-from solvers.options import DEFAULTS, FitOptions, default_code_tol
+from solvers.options import default_code_tol
 from solvers.result import FitResult, ProgressCallback
-from solvers.validation import validate_data, validate_options
+from solvers.validation import fit_options, validate_data
 
 from .chunks import CodeSettings, chunk_codes, load_chunk
 from .parallel_loops import Run, fit_batch_parallel, fit_online_parallel
@@ -131,13 +131,7 @@ def fit_data_parallel(
     cold. Returns a FitResult with host arrays: dictionary (n_components, n_features), codes
     (n_samples, n_components) gathered from the workers, or None without `return_codes`.
     """
-    unknown = set(options) - set(FitOptions.__dataclass_fields__)
-    if unknown:
-        raise InvalidInputError(f"unknown option(s): {', '.join(sorted(unknown))}")
-    opts = DEFAULTS.replace(**options)
-    validate_options(n_components, opts)
-    if opts.alpha <= 0:
-        raise InvalidInputError(f"alpha must be > 0; got {opts.alpha}")
+    opts = fit_options(n_components, options)
     source = _open_source(X_source)
     n, p = source.X.shape
     dtype = _working_dtype(source.X.dtype, opts.dtype)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from solvers.backends import get_backend
-from solvers.bcd import BATCH_W_PASSES, BATCH_W_TOL, ONLINE_W_PASSES, mairal_weight
+from solvers.bcd import ONLINE_W_PASSES, batch_dictionary_step, mairal_weight, relative_decrease
 from solvers.certificates import objective_from_statistics
 from solvers.checkpoint import load_checkpoint, save_checkpoint
 from solvers.dictionary import dead_atoms, reseed_atoms, update_dictionary
@@ -195,24 +195,13 @@ def fit_batch_parallel(run: Run, W0: np.ndarray) -> tuple[FitResult, np.ndarray,
         l1 = sum(s.l1 for s in stats)
         max_gap = max(s.max_gap for s in stats)
         dead = dead_atoms(A, np)
-        W = update_dictionary(
-            _HOST,
-            A,
-            B,
-            W,
-            positive=o.positive_dictionary,
-            dictionary_penalty=o.dictionary_penalty,
-            n_passes=BATCH_W_PASSES,
-            tol=BATCH_W_TOL,
-        )
+        W = batch_dictionary_step(_HOST, A, B, W, o)
         if dead.shape[0]:
             W = run.reseed(W, dead, stats, list(range(len(stats))), W_coded)
         x_sq_sum = sum(s.x_sq_sum for s in stats)
         value = objective_from_statistics(x_sq_sum, A, B, W, l1, o.alpha, n, o.dictionary_penalty)
         iteration += 1
-        decrease = (
-            (previous - value) / max(abs(previous), 1e-300) if math.isfinite(previous) else 1.0
-        )
+        decrease = relative_decrease(previous, value)
         previous = value
         if not run.report(Progress(iteration, float(iteration), value, run.elapsed(), max_gap)):
             stop = "cancelled"

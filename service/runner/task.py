@@ -64,22 +64,29 @@ def _fit_and_store(
 ) -> str:
     options = dict(job.options)
     init = options.pop("init", "data")
+    execution = options.pop("execution", "auto")
     checkpoint = layout.checkpoint(job.id)
     error: str | None = None
     with RunMonitor(layout.database, job.id, token, heartbeat_s) as monitor:
         try:
-            X = np.load(layout.dataset(job.dataset_id), mmap_mode="r", allow_pickle=False)
+            dataset = layout.dataset(job.dataset_id)
+            X = np.load(dataset, mmap_mode="r", allow_pickle=False)
             if init not in ("data", "svd"):
                 init = np.load(layout.dictionary(init), allow_pickle=False)
-            result = solvers.fit(
-                X,
-                job.n_components,
-                init=init,
-                callback=monitor.callback,
-                checkpoint=checkpoint,
-                checkpoint_interval=checkpoint_s,
-                **options,
-            )
+            if _data_parallel(execution, X.nbytes):
+                result = _fit_across_workers(
+                    dataset, job, init, monitor, checkpoint, checkpoint_s, options
+                )
+            else:
+                result = solvers.fit(
+                    X,
+                    job.n_components,
+                    init=init,
+                    callback=monitor.callback,
+                    checkpoint=checkpoint,
+                    checkpoint_interval=checkpoint_s,
+                    **options,
+                )
         except (solvers.InvalidInputError, solvers.BackendUnavailableError) as exc:
             error = str(exc)
         except Exception as exc:
@@ -94,7 +101,59 @@ def _fit_and_store(
     else:
         outcome = _store_model(conn, layout, job, token, result)
     checkpoint.unlink(missing_ok=True)
+    _parallel_checkpoint(checkpoint).unlink(missing_ok=True)
     return outcome
+
+
+def _data_parallel(execution: str, n_bytes: int) -> bool:
+    """`execution`: "local", "data_parallel", or "auto" (by size against the workers' memory)."""
+    if execution != "auto":
+        return execution == "data_parallel"
+    from distributed import get_client
+
+    from .data_parallel import should_use_data_parallel, worker_memory
+
+    try:
+        client = get_client()
+    except ValueError:  # not inside a Dask worker (a test calling run_job directly)
+        return False
+    return should_use_data_parallel(n_bytes, worker_memory(client))
+
+
+def _parallel_checkpoint(checkpoint: Path) -> Path:
+    """Data-parallel fits keep their own checkpoint: the two kinds cannot resume each other."""
+    return checkpoint.with_name(checkpoint.stem + "-parallel" + checkpoint.suffix)
+
+
+def _fit_across_workers(
+    dataset: Path,
+    job: JobRecord,
+    init: Any,
+    monitor: RunMonitor,
+    checkpoint: Path,
+    checkpoint_s: float,
+    options: dict[str, Any],
+) -> solvers.FitResult:
+    """The fit as a data-parallel run over the cluster, driven from this worker task.
+
+    `worker_client` secedes this task from the worker's thread pool, so that the chunk tasks it
+    submits can run on this worker too without a deadlock.
+    """
+    from distributed import worker_client
+
+    from .data_parallel import fit_data_parallel
+
+    with worker_client() as client:
+        return fit_data_parallel(
+            client,
+            str(dataset),
+            job.n_components,
+            init=init,
+            callback=monitor.callback,
+            checkpoint=_parallel_checkpoint(checkpoint),
+            checkpoint_interval=checkpoint_s,
+            **options,
+        )
 
 
 def _finish(conn: Any, job: JobRecord, token: str, state: JobState, **fields: Any) -> str:
