@@ -94,9 +94,7 @@ class Backend:
         """
         if self.is_gpu:
             return contextlib.nullcontext()
-        from threadpoolctl import threadpool_limits
-
-        return threadpool_limits(limits=1, user_api="blas")
+        return _blas_controller().limit(limits=1, user_api="blas")
 
     def memory(self) -> dict[str, int] | None:
         """Free and total device memory in bytes (None on the CPU)."""
@@ -107,6 +105,18 @@ class Backend:
 
 
 NUMPY = Backend("numpy", np)
+
+
+@functools.cache
+def _blas_controller() -> Any:
+    """One ThreadpoolController for the process: building one scans every loaded library
+    (~2 ms), which would dominate encoding a few rows."""
+    # SciPy brings its own OpenBLAS (used by scikit-learn's LARS and SVD): load it first so that
+    # the controller, which sees only libraries loaded when it is built, limits both.
+    import scipy.linalg  # noqa: F401
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 @functools.cache
