@@ -4,10 +4,17 @@
                                       [--encode-seconds 10] [--url URL --key KEY]
 
 Without --url it starts `python -m service.serve` on a free port over a temporary data
-directory (SQLite synchronous=FULL, the default) and stops it at the end. It prints:
+directory (SQLite synchronous=FULL, the default; 2 embedded worker processes) and stops it at
+the end. Client, API and workers share this machine's cores. It prints:
   1. `.npy` upload throughput (MB/s) and the peak RSS of the API process during the upload;
-  2. job submission latency p50/p99 with 32 concurrent clients;
-  3. encode of 16 rows with a k = 128 dictionary at 100 requests/s: latency p50/p99.
+  2. job submission latency p50/p99 with 32 concurrent clients (closed loop), twice:
+     a. on the normal server, where every accepted job is dispatched at once and runs on the
+        two workers *during* the measurement (API and fits compete for the cores);
+     b. on a second server whose Dask scheduler has no worker, so jobs stay queued: the API
+        alone (validation, durable commit, dispatch to the scheduler) — skipped with --url;
+  3. encode of 16 rows with a k = 128 dictionary at 100 requests/s (open loop, latency counted
+     from each request's due time), `.npy` and JSON bodies, on an idle cluster.
+Each phase also reports the API process's CPU time per request and its peak RSS.
 """
 
 from __future__ import annotations
@@ -39,7 +46,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+REPO = Path(__file__).resolve().parents[1]
+
+
+def start_server(
+    data_dir: Path, scheduler: str | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """The service on a free port; with `scheduler`, using that (external) Dask scheduler."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPARSECODING_")}
     env.update(
@@ -47,15 +60,17 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
         SPARSECODING_MAX_QUEUED_JOBS="100000",
         SPARSECODING_MAX_UPLOAD_BYTES=str(8 * 2**30),
     )
-    repo = Path(__file__).resolve().parents[1]
+    if scheduler is not None:
+        env["SPARSECODING_DASK_SCHEDULER"] = scheduler
     process = subprocess.Popen(
         [sys.executable, "-m", "service.serve", "--port", str(port), "--data-dir", str(data_dir)],
-        cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
+    ready = "/healthz" if scheduler is not None else "/readyz"  # no worker: never "ready"
     for _ in range(600):
         try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+            if httpx.get(f"{url}{ready}", timeout=1).status_code == 200:
                 return process, url
         except httpx.TransportError:
             pass
@@ -64,18 +79,43 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("server did not become ready")
 
 
+def start_idle_scheduler() -> tuple[subprocess.Popen[bytes], str]:
+    """A Dask scheduler without workers: jobs sent there stay queued."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+         "--port", str(port), "--no-dashboard"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    address = f"tcp://127.0.0.1:{port}"
+    for _ in range(300):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return process, address
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("scheduler did not start")
+
+
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values) * 1e3, q))
 
 
 class PeakRSS:
-    """Samples a process's resident memory every 5 ms in a thread."""
+    """Samples a process's resident memory every 5 ms in a thread; also its CPU time."""
 
     def __init__(self, pid: int | None) -> None:
         self.process = psutil.Process(pid) if pid else None
         self.peak = 0
+        self.cpu_s = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _cpu(self) -> float:
+        if self.process is None:
+            return 0.0
+        times = self.process.cpu_times()
+        return float(times.user + times.system)
 
     def _run(self) -> None:
         while not self._stop.is_set() and self.process is not None:
@@ -83,12 +123,22 @@ class PeakRSS:
             time.sleep(0.005)
 
     def __enter__(self) -> PeakRSS:
+        self._cpu0 = self._cpu()
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        self.cpu_s = self._cpu() - self._cpu0
+
+    def describe(self, requests: int) -> str:
+        if self.process is None:
+            return ""
+        return (
+            f"; API CPU {self.cpu_s / max(requests, 1) * 1e3:.2f} ms/request, "
+            f"peak RSS {self.peak / 2**20:.0f} MiB"
+        )
 
 
 async def upload_throughput(client: httpx.AsyncClient, pid: int | None, mb: int) -> None:
@@ -128,7 +178,9 @@ async def upload_throughput(client: httpx.AsyncClient, pid: int | None, mb: int)
     )
 
 
-async def submission_latency(client: httpx.AsyncClient, per_client: int) -> None:
+async def submission_latency(
+    client: httpx.AsyncClient, pid: int | None, per_client: int, label: str
+) -> None:
     X = np.random.default_rng(1).standard_normal((64, 8))
     buffer = io.BytesIO()
     np.save(buffer, X)
@@ -145,10 +197,12 @@ async def submission_latency(client: httpx.AsyncClient, per_client: int) -> None
             latencies.append(time.perf_counter() - t0)
             assert r.status_code == 202, r.text
 
-    await asyncio.gather(*(one_client() for _ in range(32)))
+    with PeakRSS(pid) as usage:
+        await asyncio.gather(*(one_client() for _ in range(32)))
     print(
-        f"job submission, 32 concurrent clients, {len(latencies)} jobs: "
+        f"job submission, 32 concurrent clients, {len(latencies)} jobs, {label}: "
         f"p50 {percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms"
+        + usage.describe(len(latencies))
     )
 
 
@@ -178,7 +232,7 @@ async def drain(client: httpx.AsyncClient) -> None:
         await asyncio.sleep(0.5)
 
 
-async def encode_latency(client: httpx.AsyncClient, seconds: float) -> None:
+async def encode_latency(client: httpx.AsyncClient, pid: int | None, seconds: float) -> None:
     rng = np.random.default_rng(2)
     X = rng.standard_normal((1024, 64))
     buffer = io.BytesIO()
@@ -205,15 +259,17 @@ async def encode_latency(client: httpx.AsyncClient, seconds: float) -> None:
             (await client.post(url, **kwargs)).raise_for_status()
         latencies: list[float] = []
         start = time.perf_counter()
-        await asyncio.gather(
-            *(
-                _paced(client, url, kwargs, start + i / 100, latencies)
-                for i in range(int(100 * seconds))
+        with PeakRSS(pid) as usage:
+            await asyncio.gather(
+                *(
+                    _paced(client, url, kwargs, start + i / 100, latencies)
+                    for i in range(int(100 * seconds))
+                )
             )
-        )
         print(
             f"encode 16×64 rows, k=128, {fmt} body, 100 req/s for {seconds:g} s: "
             f"p50 {percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms"
+            + usage.describe(len(latencies))
         )
 
 
@@ -225,6 +281,9 @@ async def main() -> None:
     parser.add_argument("--upload-mb", type=int, default=512)
     parser.add_argument("--jobs-per-client", type=int, default=20)
     parser.add_argument("--encode-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--skip-idle", action="store_true", help="skip the submission run without workers"
+    )
     args = parser.parse_args()
     process = None
     tmp = tempfile.TemporaryDirectory()
@@ -239,12 +298,33 @@ async def main() -> None:
             base_url=url, headers=headers, timeout=120, limits=limits
         ) as client:
             await upload_throughput(client, pid, args.upload_mb)
-            await submission_latency(client, args.jobs_per_client)
+            label = "jobs running on the 2 workers meanwhile"
+            await submission_latency(client, pid, args.jobs_per_client, label)
             t0 = time.perf_counter()
             await drain(client)
             ran = time.perf_counter() - t0
             print(f"  (the {32 * args.jobs_per_client} jobs then ran to the end in {ran:.0f} s)")
-            await encode_latency(client, args.encode_seconds)
+            await encode_latency(client, pid, args.encode_seconds)
+        if process is not None:
+            process.terminate()
+            process.wait(60)
+            process = None
+        if args.url is None and not args.skip_idle:
+            scheduler, address = start_idle_scheduler()
+            try:
+                process, url = start_server(Path(tmp.name) / "idle", address)
+                async with httpx.AsyncClient(
+                    base_url=url, headers=headers, timeout=120, limits=limits
+                ) as client:
+                    label = "no worker (jobs stay queued: the API alone)"
+                    await submission_latency(client, process.pid, args.jobs_per_client, label)
+            finally:
+                if process is not None:
+                    process.terminate()
+                    process.wait(60)
+                    process = None
+                scheduler.terminate()
+                scheduler.wait(60)
     finally:
         if process is not None:
             process.terminate()

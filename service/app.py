@@ -9,17 +9,15 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from .api import routers
+from .api.openapi import build_openapi
 from .errors import install_handlers
 from .limits import BodyLimit
 from .metrics import Metrics
 from .runner.cluster import start_cluster
 from .runner.dispatcher import Dispatcher
-from .schemas.common import MatrixUpload, Problem
-from .schemas.models import EncodeRequest
 from .settings import Settings
 from .state import AppState
 from .store.db import Database
@@ -87,15 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = get_openapi(
-                title=app.title, version=app.version, summary=app.summary, routes=app.routes
-            )
-            components = schema.setdefault("components", {}).setdefault("schemas", {})
-            for model in (Problem, MatrixUpload, EncodeRequest):
-                components[model.__name__] = model.model_json_schema(
-                    ref_template="#/components/schemas/{model}"
-                )
-            app.openapi_schema = schema
+            app.openapi_schema = build_openapi(app)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -1,4 +1,5 @@
-"""The `sparsecoding` command: `fit` runs the solver core locally; `serve` starts the service."""
+"""The `sparsecoding` command: `fit` runs the solver core locally; `serve` starts the service;
+`submit`, `jobs`, `cancel` and `result` are clients of a running service (`client_cli`)."""
 
 from __future__ import annotations
 
@@ -136,6 +137,10 @@ def _add_service_commands(commands: Any) -> None:
     )
     serve.add_argument("serve_args", nargs=argparse.REMAINDER)
     serve.set_defaults(handler=_serve_command)
+
+    from . import client_cli
+
+    client_cli.add_commands(commands)
 
 
 def _serve_command(args: argparse.Namespace) -> int:

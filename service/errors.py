@@ -149,6 +149,9 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
     title = HTTPStatus(exc.status_code).phrase
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
     return problem(
         exc.status_code,
         title,
@@ -156,8 +159,20 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
         "about:blank",
         request.url.path,
         None,
-        dict(exc.headers) if exc.headers else None,
+        headers or None,
     )
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method of every route at this path (Starlette's 405 names only one route's)."""
+    from starlette.routing import Match, Route
+
+    scope = {"type": "http", "path": request.url.path, "method": "", "root_path": ""}
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods and route.matches(scope)[0] != Match.NONE:
+            methods |= route.methods
+    return sorted(methods)
 
 
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -13,6 +13,7 @@ from .runner.dispatcher import Dispatcher
 from .settings import Settings
 from .store.db import Database
 from .store.layout import DataLayout
+from .store.records import ModelRecord
 
 
 @dataclass
@@ -24,6 +25,7 @@ class AppState:
     key_hashes: dict[str, str]
     dispatcher: Dispatcher | None = None
     dictionaries: OrderedDict[str, np.ndarray] = field(default_factory=OrderedDict)
+    model_records: OrderedDict[tuple[str, str], ModelRecord] = field(default_factory=OrderedDict)
 
     def require_dispatcher(self) -> Dispatcher:
         if self.dispatcher is None:

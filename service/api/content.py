@@ -10,7 +10,7 @@ import numpy as np
 from fastapi import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
-from ..errors import NotAcceptable, PayloadTooLarge
+from ..errors import InvalidArray, NotAcceptable, PayloadTooLarge
 from .responses import NPY_MEDIA_TYPE
 
 _NPY_TYPES = {NPY_MEDIA_TYPE, "application/octet-stream"}
@@ -77,3 +77,11 @@ async def matrix_response(request: Request, path: Path, filename: str, max_value
         return FileResponse(path, media_type=NPY_MEDIA_TYPE, filename=filename)
     body = await anyio.to_thread.run_sync(_matrix_json, path, max_values)
     return JSONResponse(body)
+
+
+def reject_booleans(rows: Any, field: str = "data") -> None:
+    """JSON `true`/`false` are not numbers, though numpy would take them for 1 and 0."""
+    if isinstance(rows, list) and any(
+        isinstance(v, bool) for row in rows if isinstance(row, list) for v in row
+    ):
+        raise InvalidArray(f"{field} must contain only numbers, not true or false")

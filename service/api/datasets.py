@@ -2,32 +2,55 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from ..domain import datasets
-from ..errors import UnsupportedMediaType
+from ..errors import InvalidInput, UnsupportedMediaType
+from ..schemas.common import EXAMPLE_DATASET_ID
 from ..schemas.datasets import DatasetPublic, DatasetsPublic
 from ..store.arrays import parse_json_matrix_body
-from .content import media_type, read_body
+from .content import media_type, read_body, reject_booleans
 from .deps import State, Tenant
-from .responses import NPY_MEDIA_TYPE, problems, request_body
+from .responses import NPY_MEDIA_TYPE, location, problems, request_body
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 
-Offset = Annotated[int, Query(ge=0)]
-Limit = Annotated[int, Query(ge=1, le=100)]
+MAX_NAME = 200
+
+# SQLite integers are 64-bit: a larger offset would be a 500, not a 422
+Offset = Annotated[int, Query(ge=0, le=2**63 - 1, description="records to skip")]
+Limit = Annotated[int, Query(ge=1, le=100, description="records per page")]
+DatasetId = Annotated[
+    str, Path(description="a dataset id, as upload returned it", examples=[EXAMPLE_DATASET_ID])
+]
+
+
+def _parse_json_upload(body: bytes) -> tuple[Any, dict[str, Any]]:
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        document = None
+    if isinstance(document, dict):
+        reject_booleans(document.get("data"))
+    return parse_json_matrix_body(body)
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses=problems(413, 415, 422),
+    summary="Upload a matrix",
+    responses={
+        201: {"description": "Stored", "headers": location("the dataset's URL")},
+        **problems(413, 415, 422),
+    },
     openapi_extra=request_body(
         "MatrixUpload",
         f"`{NPY_MEDIA_TYPE}` (or octet-stream) `.npy` bytes, never unpickled; or JSON rows",
+        {"data": [[0.0, 1.0, 2.0], [1.5, -0.5, 0.25]], "name": "example"},
     ),
 )
 async def upload_dataset(
@@ -35,7 +58,9 @@ async def upload_dataset(
     response: Response,
     state: State,
     tenant: Tenant,
-    name: Annotated[str | None, Query(max_length=200)] = None,
+    name: Annotated[
+        str | None, Query(max_length=MAX_NAME, description="a label (JSON bodies may carry it too)")
+    ] = None,
 ) -> DatasetPublic:
     """Store a matrix (n_samples, n_features). `.npy` bodies stream to disk; NaN, Inf,
     object or structured dtypes, and malformed files are refused with 422."""
@@ -44,11 +69,11 @@ async def upload_dataset(
         record = await datasets.upload_npy(state, tenant, request.stream(), name)
     elif kind == "application/json":
         body = await read_body(request, state.settings.max_json_bytes)
-        X, extra = await anyio.to_thread.run_sync(parse_json_matrix_body, body)
-        label = name if name is not None else extra.get("name")
-        record = await datasets.store_matrix(
-            state, tenant, X, str(label)[:200] if label is not None else None
-        )
+        X, extra = await anyio.to_thread.run_sync(_parse_json_upload, body)
+        label = extra.get("name")
+        if label is not None and (not isinstance(label, str) or len(label) > MAX_NAME):
+            raise InvalidInput(f"name must be a string of at most {MAX_NAME} characters")
+        record = await datasets.store_matrix(state, tenant, X, name if name is not None else label)
     else:
         raise UnsupportedMediaType(
             f"Content-Type {kind or '(none)'!r}: send {NPY_MEDIA_TYPE} or application/json"
@@ -57,7 +82,7 @@ async def upload_dataset(
     return DatasetPublic.of(record)
 
 
-@router.get("", responses=problems(422))
+@router.get("", summary="List datasets", responses=problems(422))
 async def list_datasets(
     state: State, tenant: Tenant, offset: Offset = 0, limit: Limit = 20
 ) -> DatasetsPublic:
@@ -66,15 +91,18 @@ async def list_datasets(
     return DatasetsPublic(data=[DatasetPublic.of(r) for r in records], count=count)
 
 
-@router.get("/{dataset_id}", responses=problems(404))
-async def get_dataset(dataset_id: str, state: State, tenant: Tenant) -> DatasetPublic:
+@router.get("/{dataset_id}", summary="Get a dataset", responses=problems(404))
+async def get_dataset(dataset_id: DatasetId, state: State, tenant: Tenant) -> DatasetPublic:
     """Shape, dtype, size and sha256 of the uploaded body."""
     return DatasetPublic.of(await datasets.get(state, tenant, dataset_id))
 
 
 @router.delete(
-    "/{dataset_id}", status_code=status.HTTP_204_NO_CONTENT, responses=problems(404, 409)
+    "/{dataset_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a dataset",
+    responses={204: {"description": "Deleted"}, **problems(404, 409)},
 )
-async def delete_dataset(dataset_id: str, state: State, tenant: Tenant) -> None:
+async def delete_dataset(dataset_id: DatasetId, state: State, tenant: Tenant) -> None:
     """Delete a dataset that no queued or running job uses (models learned from it stay)."""
     await datasets.delete(state, tenant, dataset_id)

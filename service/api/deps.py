@@ -22,7 +22,11 @@ def get_state(request: Request) -> AppState:
     return state
 
 
-_bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: Bearer <key>`")
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="an API key: `Authorization: Bearer <key>`",
+)
 
 
 def current_tenant(

@@ -4,30 +4,74 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from ..domain import jobs
-from ..schemas.common import MatrixPublic
+from ..schemas.common import EXAMPLE_JOB_ID, EXAMPLE_MODEL_ID, MatrixPublic
 from ..schemas.jobs import JobCreate, JobPublic, JobsPublic
 from ..store.records import JobState
 from .content import matrix_response
 from .deps import State, Tenant
 from .events import job_events, parse_last_event_id
-from .responses import npy_or_json, problems
+from .responses import location, npy_or_json, problems
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+JobId = Annotated[
+    str, Path(description="a job id, as submit returned it", examples=[EXAMPLE_JOB_ID])
+]
+_SSE_EVENT = {
+    "description": "One event of the stream (the schema describes each event, as OpenAPI 3.1 "
+    "does for event streams): `data` is the JSON of a ProgressPublic or, last, of a JobPublic",
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"type": "string", "enum": ["progress", "status"]},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+        "id": {"type": "string", "description": "progress events: the iteration"},
+        "retry": {"type": "integer"},
+    },
+    "oneOf": [
+        {
+            "properties": {
+                "event": {"const": "progress"},
+                "data": {"contentSchema": {"$ref": "#/components/schemas/ProgressPublic"}},
+            }
+        },
+        {
+            "properties": {
+                "event": {"const": "status"},
+                "data": {"contentSchema": {"$ref": "#/components/schemas/JobPublic"}},
+            }
+        },
+    ],
+}
+_SSE_EXAMPLE = (
+    "retry: 1000\n\n"
+    "id: 1\nevent: progress\n"
+    'data: {"iteration":1,"epoch":1.0,"objective":27.1,"elapsed_s":0.02,"max_gap":1e-11}\n\n'
+    "event: status\n"
+    f'data: {{"id":"{EXAMPLE_JOB_ID}","state":"succeeded","model_id":"{EXAMPLE_MODEL_ID}"}}\n\n'
+)
 
 
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
+    summary="Submit a fit",
     responses={
-        **problems(404, 409, 413, 422, 429),
         202: {
             "description": "Queued (on disk); `Location` is the job's URL",
-            "headers": {"Location": {"schema": {"type": "string"}}},
+            "headers": {
+                **location("the job's URL"),
+                "Idempotent-Replayed": {
+                    "schema": {"type": "string", "enum": ["true"]},
+                    "description": "present when an earlier request with this key made the job",
+                },
+            },
         },
+        **problems(400, 404, 409, 413, 422, 429),
     },
 )
 async def create_job(
@@ -48,27 +92,32 @@ async def create_job(
     return JobPublic.of(job)
 
 
-@router.get("", responses=problems(422))
+@router.get("", summary="List jobs", responses=problems(422))
 async def list_jobs(
     state: State,
     tenant: Tenant,
     status: Annotated[JobState | None, Query(description="only jobs in this state")] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1, description="records to skip")] = 0,
+    limit: Annotated[int, Query(ge=1, le=100, description="records per page")] = 20,
 ) -> JobsPublic:
     """Your jobs, newest first; `count` is the total over all pages."""
     records, count = await jobs.list_(state, tenant, status, offset, limit)
     return JobsPublic(data=[JobPublic.of(r) for r in records], count=count)
 
 
-@router.get("/{job_id}", responses=problems(404))
-async def get_job(job_id: str, state: State, tenant: Tenant) -> JobPublic:
+@router.get("/{job_id}", summary="Get a job", responses=problems(404))
+async def get_job(job_id: JobId, state: State, tenant: Tenant) -> JobPublic:
     """State, latest progress, error and result model of a job."""
     return JobPublic.of(await jobs.get(state, tenant, job_id))
 
 
-@router.post("/{job_id}/cancel", status_code=status.HTTP_202_ACCEPTED, responses=problems(404, 409))
-async def cancel_job(job_id: str, state: State, tenant: Tenant) -> JobPublic:
+@router.post(
+    "/{job_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Cancel a job",
+    responses={202: {"description": "Cancel requested (or done)"}, **problems(404, 409)},
+)
+async def cancel_job(job_id: JobId, state: State, tenant: Tenant) -> JobPublic:
     """Cooperative cancel: a queued job is cancelled at once, a running one within ~1-2 s."""
     return JobPublic.of(await jobs.cancel(state, tenant, job_id))
 
@@ -76,20 +125,24 @@ async def cancel_job(job_id: str, state: State, tenant: Tenant) -> JobPublic:
 @router.get(
     "/{job_id}/events",
     response_class=StreamingResponse,
+    summary="Follow a job (Server-Sent Events)",
     responses={
-        **problems(404),
         200: {
-            "description": "`progress` events (id = iteration), then one `status` event",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "description": "`progress` events (data: ProgressPublic, id = iteration), then one "
+            "`status` event (data: JobPublic) when the job has finished",
+            "content": {"text/event-stream": {"schema": _SSE_EVENT, "example": _SSE_EXAMPLE}},
         },
+        **problems(404),
     },
 )
 async def stream_job_events(
-    job_id: str,
+    job_id: JobId,
     request: Request,
     state: State,
     tenant: Tenant,
-    last_event_id: Annotated[str | None, Header(description="resume after this id")] = None,
+    last_event_id: Annotated[
+        str | None, Header(description="resume after this event id (an iteration)")
+    ] = None,
 ) -> StreamingResponse:
     """Server-Sent Events: every progress record in order, then the final job as `status`."""
     await jobs.get(state, tenant, job_id)
@@ -104,9 +157,10 @@ async def stream_job_events(
 @router.get(
     "/{job_id}/codes",
     response_model=MatrixPublic,
+    summary="Get the codes of a job",
     responses={**npy_or_json("The codes (n_samples, n_components)"), **problems(404, 406, 409)},
 )
-async def get_job_codes(job_id: str, request: Request, state: State, tenant: Tenant) -> Response:
+async def get_job_codes(job_id: JobId, request: Request, state: State, tenant: Tenant) -> Response:
     """The codes of a succeeded job: JSON, or `.npy` with `Accept: application/x-npy`."""
     await jobs.succeeded(state, tenant, job_id)
     path = state.layout.codes(job_id)

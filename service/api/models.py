@@ -6,36 +6,41 @@ import json
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import ValidationError
 from starlette.responses import JSONResponse, Response
 
 from ..domain import models
 from ..errors import InvalidInput, UnsupportedMediaType
-from ..schemas.common import MatrixPublic
+from ..schemas.common import EXAMPLE_MODEL_ID, MatrixPublic
 from ..schemas.models import EncodeOptions, EncodePublic, ModelPublic, ModelsPublic
 from ..store.arrays import matrix_from_json, npy_bytes, npy_from_bytes
-from .content import matrix_response, media_type, read_body, wants_npy
+from .content import matrix_response, media_type, read_body, reject_booleans, wants_npy
 from .deps import State, Tenant
 from .responses import NPY_MEDIA_TYPE, npy_or_json, problems, request_body
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
+ModelId = Annotated[
+    str,
+    Path(description="a model id, a succeeded job's model_id", examples=[EXAMPLE_MODEL_ID]),
+]
 
-@router.get("", responses=problems(422))
+
+@router.get("", summary="List models", responses=problems(422))
 async def list_models(
     state: State,
     tenant: Tenant,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1, description="records to skip")] = 0,
+    limit: Annotated[int, Query(ge=1, le=100, description="records per page")] = 20,
 ) -> ModelsPublic:
     """Your models, newest first."""
     records, count = await models.list_(state, tenant, offset, limit)
     return ModelsPublic(data=[ModelPublic.of(r) for r in records], count=count)
 
 
-@router.get("/{model_id}", responses=problems(404))
-async def get_model(model_id: str, state: State, tenant: Tenant) -> ModelPublic:
+@router.get("/{model_id}", summary="Get a model", responses=problems(404))
+async def get_model(model_id: ModelId, state: State, tenant: Tenant) -> ModelPublic:
     """What the model is: shape, alpha, objective reached, the options of its fit."""
     return ModelPublic.of(await models.get(state, tenant, model_id))
 
@@ -43,10 +48,11 @@ async def get_model(model_id: str, state: State, tenant: Tenant) -> ModelPublic:
 @router.get(
     "/{model_id}/dictionary",
     response_model=MatrixPublic,
+    summary="Get the dictionary of a model",
     responses={**npy_or_json("The dictionary (n_components, n_features)"), **problems(404, 406)},
 )
 async def get_model_dictionary(
-    model_id: str, request: Request, state: State, tenant: Tenant
+    model_id: ModelId, request: Request, state: State, tenant: Tenant
 ) -> Response:
     """The dictionary, one atom per row: JSON, or `.npy` with `Accept: application/x-npy`."""
     await models.get(state, tenant, model_id)
@@ -54,6 +60,9 @@ async def get_model_dictionary(
     return await matrix_response(
         request, path, f"{model_id}-dictionary.npy", state.settings.encode_max_values
     )
+
+
+_INLINE_BYTES = 1 << 16
 
 
 def _parse_options(raw: dict[str, Any]) -> EncodeOptions:
@@ -68,16 +77,19 @@ def _parse_options(raw: dict[str, Any]) -> EncodeOptions:
 @router.post(
     "/{model_id}/encode",
     response_model=EncodePublic,
+    summary="Encode rows with a model",
     responses={
         **npy_or_json("The codes (n_samples, n_components)"),
         **problems(404, 406, 413, 415, 422),
     },
     openapi_extra=request_body(
-        "EncodeRequest", "JSON {data, options}, or `.npy` rows with options as query parameters"
+        "EncodeRequest",
+        "JSON {data, options}, or `.npy` rows with options as query parameters",
+        {"data": [[0.0, 1.0, 2.0]], "alpha": 0.5},
     ),
 )
 async def encode_with_model(
-    model_id: str,
+    model_id: ModelId,
     request: Request,
     state: State,
     tenant: Tenant,
@@ -89,8 +101,9 @@ async def encode_with_model(
     npy_out = wants_npy(request)
     kind = media_type(request)
     body = await read_body(request, state.settings.max_json_bytes)
+    inline = len(body) <= _INLINE_BYTES  # small bodies: a thread hop would cost more
     if kind in (NPY_MEDIA_TYPE, "application/octet-stream"):
-        X = await anyio.to_thread.run_sync(npy_from_bytes, body)
+        X = npy_from_bytes(body) if inline else await anyio.to_thread.run_sync(npy_from_bytes, body)
         options = _parse_options({"alpha": alpha, "positive": positive})
     elif kind == "application/json":
         try:
@@ -100,8 +113,13 @@ async def encode_with_model(
         if not isinstance(document, dict) or "data" not in document:
             raise InvalidInput('JSON body must be an object with a "data" matrix')
         data = document.pop("data")
+        reject_booleans(data)
         options = _parse_options(document)
-        X = await anyio.to_thread.run_sync(matrix_from_json, data)
+        X = (
+            matrix_from_json(data)
+            if inline
+            else await anyio.to_thread.run_sync(matrix_from_json, data)
+        )
     else:
         raise UnsupportedMediaType(f"send {NPY_MEDIA_TYPE} or application/json")
     result = await models.encode(
@@ -109,24 +127,30 @@ async def encode_with_model(
     )
     if npy_out:
         return Response(npy_bytes(result.codes), media_type=NPY_MEDIA_TYPE)
-    payload = EncodePublic(codes=result.codes.tolist(), objective=result.objective)
-    return JSONResponse(payload.model_dump(mode="json"))
+    # EncodePublic's shape, without validating the floats it is made of once more
+    return JSONResponse({"codes": result.codes.tolist(), "objective": result.objective})
 
 
 @router.get(
     "/{model_id}/atoms.png",
     response_class=Response,
+    summary="Render the atoms as a PNG",
     responses={
-        200: {"description": "PNG grid of the atoms", "content": {"image/png": {}}},
+        200: {
+            "description": "PNG grid of the atoms",
+            "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+        },
         **problems(404, 422),
     },
 )
 async def get_model_atoms_png(
-    model_id: str,
+    model_id: ModelId,
     state: State,
     tenant: Tenant,
     scale: Annotated[int, Query(ge=1, le=32, description="pixels per value")] = 4,
-    columns: Annotated[int | None, Query(ge=1, le=1024)] = None,
+    columns: Annotated[
+        int | None, Query(ge=1, le=1024, description="tiles per row (default: about square)")
+    ] = None,
 ) -> Response:
     """The atoms as gray tiles: square patches when n_features is a square, else strips."""
     model = await models.get(state, tenant, model_id)

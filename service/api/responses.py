@@ -1,7 +1,7 @@
 """OpenAPI descriptions of the responses every route can give: problems and binary arrays.
 
 Routes list the statuses they may answer with `problems(...)`, so generated SDKs know every
-error shape; `NPY` documents `.npy` bodies next to the JSON one.
+error shape; `npy_or_json` documents `.npy` bodies next to the JSON one.
 """
 
 from __future__ import annotations
@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 NPY_MEDIA_TYPE = "application/x-npy"
+PROBLEM_JSON = "application/problem+json"
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 BINARY = {"type": "string", "format": "binary"}
 
 _DESCRIPTIONS = {
-    400: "Malformed request",
+    400: "Malformed request: the body is not JSON",
     401: "Missing or invalid API key",
     404: "No such resource for this tenant (another tenant's ids are not found either)",
     406: "No representation matches the Accept header",
@@ -22,23 +23,56 @@ _DESCRIPTIONS = {
     415: "Unsupported Content-Type",
     422: "Invalid input: the problem's detail says what and where",
     429: "Too many queued jobs for this tenant; retry after Retry-After seconds",
-    503: "Not ready",
+    503: "Not ready: the database or the Dask cluster is not available",
+}
+
+_EXAMPLES: dict[int, dict[str, Any]] = {
+    400: {"detail": "There was an error parsing the body", "slug": None},
+    401: {"detail": "the API key is not valid", "slug": "unauthorized"},
+    404: {"detail": "no dataset 'ds_3f9c2a7e5b1d4c6f8a0e2b4d6f8a0c1e'", "slug": "not-found"},
+    406: {"detail": f"available: application/json, {NPY_MEDIA_TYPE}", "slug": "not-acceptable"},
+    409: {"detail": "the job has already finished", "slug": "conflict"},
+    413: {"detail": "the body exceeds the limit of 67108864 bytes", "slug": "payload-too-large"},
+    415: {"detail": f"send {NPY_MEDIA_TYPE} or application/json", "slug": "unsupported-media-type"},
+    422: {"detail": "body.n_components: Field required", "slug": "validation"},
+    429: {"detail": "64 jobs are queued; retry later", "slug": "too-many-queued-jobs"},
+    503: {"detail": "no Dask worker is connected", "slug": "not-ready"},
 }
 
 
-def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """`responses=` entries for these statuses, each an RFC 9457 problem."""
-    out: dict[int | str, dict[str, Any]] = {}
-    for status in (401, *statuses):
-        entry: dict[str, Any] = {
-            "description": _DESCRIPTIONS[status],
-            "content": {"application/problem+json": {"schema": PROBLEM_REF}},
+def problem_example(status: int) -> dict[str, Any]:
+    example = _EXAMPLES[status]
+    return {
+        "type": f"urn:sparsecoding:problem:{example['slug']}" if example["slug"] else "about:blank",
+        "title": _DESCRIPTIONS[status].split(":")[0],
+        "status": status,
+        "detail": example["detail"],
+        "instance": "/v1/…",
+    }
+
+
+def problem_response(status: int) -> dict[str, Any]:
+    """One RFC 9457 problem response (with the headers that come with its status)."""
+    entry: dict[str, Any] = {
+        "description": _DESCRIPTIONS[status],
+        "content": {PROBLEM_JSON: {"schema": PROBLEM_REF, "example": problem_example(status)}},
+    }
+    if status == 401:
+        entry["headers"] = {
+            "WWW-Authenticate": {"schema": {"type": "string"}, "description": "`Bearer`"}
         }
-        if status == 429:
-            entry["headers"] = {
-                "Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}
-            }
-        out[status] = entry
+    if status == 429:
+        entry["headers"] = {
+            "Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}
+        }
+    return entry
+
+
+def problems(*statuses: int, authenticated: bool = True) -> dict[int | str, dict[str, Any]]:
+    """`responses=` entries for these statuses (and 401 when authenticated), each a problem."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in ((401,) if authenticated else ()) + statuses:
+        out[status] = problem_response(status)
     return out
 
 
@@ -46,22 +80,30 @@ def npy_or_json(description: str) -> dict[int | str, dict[str, Any]]:
     """A 200 that is JSON by default and `.npy` when `Accept: application/x-npy`."""
     return {
         200: {
-            "description": description,
+            "description": description + f"; `.npy` bytes with `Accept: {NPY_MEDIA_TYPE}`",
             "content": {NPY_MEDIA_TYPE: {"schema": BINARY}},
         }
     }
 
 
-def request_body(json_schema_ref: str, description: str) -> dict[str, Any]:
+def request_body(json_schema_ref: str, description: str, example: dict[str, Any]) -> dict[str, Any]:
     """`openapi_extra` for a body that is either `.npy` bytes or a JSON document."""
     return {
         "requestBody": {
             "required": True,
             "description": description,
             "content": {
+                "application/json": {
+                    "schema": {"$ref": f"#/components/schemas/{json_schema_ref}"},
+                    "example": example,
+                },
                 NPY_MEDIA_TYPE: {"schema": BINARY},
                 "application/octet-stream": {"schema": BINARY},
-                "application/json": {"schema": {"$ref": f"#/components/schemas/{json_schema_ref}"}},
             },
         }
     }
+
+
+def location(description: str) -> dict[str, Any]:
+    """The `Location` header of a created or accepted resource."""
+    return {"Location": {"schema": {"type": "string"}, "description": description}}

@@ -15,7 +15,7 @@ from .responses import problems
 router = APIRouter(tags=["system"])
 
 
-@router.get("/v1/backends", responses=problems(503))
+@router.get("/v1/backends", summary="List backends", responses=problems(503))
 async def list_backends(state: State, tenant: Tenant) -> BackendsPublic:
     """Backends the workers of this deployment can run (cupy: device name and memory)."""
     probed = await state.require_dispatcher().worker_backends()
@@ -35,7 +35,7 @@ async def list_backends(state: State, tenant: Tenant) -> BackendsPublic:
     return BackendsPublic(data=data, count=len(data))
 
 
-@router.get("/healthz")
+@router.get("/healthz", summary="Liveness")
 async def healthz() -> Health:
     """Liveness: the process answers."""
     return Health()
@@ -43,7 +43,8 @@ async def healthz() -> Health:
 
 @router.get(
     "/readyz",
-    responses={503: {"description": "Not ready", "content": {"application/problem+json": {}}}},
+    summary="Readiness",
+    responses=problems(503, authenticated=False),
 )
 async def readyz(state: State) -> Readiness:
     """Readiness: the database answers and at least one Dask worker is connected."""
@@ -58,7 +59,13 @@ async def readyz(state: State) -> Readiness:
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"description": "Prometheus text format", "content": {"text/plain": {}}}},
+    summary="Prometheus metrics",
+    responses={
+        200: {
+            "description": "Prometheus text format",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
 )
 async def metrics(state: State) -> Response:
     """Prometheus metrics: jobs by state, queue length, fit seconds, iterations."""

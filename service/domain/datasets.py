@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,12 +12,13 @@ import numpy as np
 
 from ..errors import Conflict, NotFound, PayloadTooLarge
 from ..state import AppState
-from ..store.arrays import finalize_upload, save_npy
+from ..store.arrays import StreamScan, finalize_upload, save_npy
 from ..store.datasets import DatasetRepository
 from ..store.db import Session, now
 from ..store.records import DatasetRecord, new_id
 
 _HASH_BLOCK = 1 << 20
+_UPLOAD_BLOCK = 4 << 20
 
 
 async def upload_npy(
@@ -27,17 +29,45 @@ async def upload_npy(
     dataset_id = new_id("ds")
     tmp = state.layout.tmp / f"{dataset_id}.upload"
     digest = hashlib.sha256()
+    scan = StreamScan()
     size = 0
+
+    def absorb(block: bytes) -> None:  # in a worker thread: hashing, writing, scanning
+        digest.update(block)
+        f.write(block)
+        scan.feed(block)
+
+    busy: asyncio.Future[None] | None = None
     try:
         with open(tmp, "wb", buffering=0) as f:
-            async for chunk in chunks:
-                size += len(chunk)
-                if size > limit:
-                    raise PayloadTooLarge(f"the body exceeds the upload limit of {limit} bytes")
-                digest.update(chunk)
-                f.write(chunk)
+            # Blocks of _UPLOAD_BLOCK bytes are absorbed in a thread while the next one is
+            # received: at most two blocks in memory, and the work runs beside the network.
+            try:
+                pending: list[bytes] = []
+                buffered = 0
+                async for chunk in chunks:
+                    size += len(chunk)
+                    if size > limit:
+                        raise PayloadTooLarge(f"the body exceeds the upload limit of {limit} bytes")
+                    pending.append(chunk)
+                    buffered += len(chunk)
+                    if buffered >= _UPLOAD_BLOCK:
+                        block = b"".join(pending)
+                        pending, buffered = [], 0
+                        if busy is not None:
+                            await busy
+                        busy = asyncio.ensure_future(asyncio.to_thread(absorb, block))
+                if busy is not None:
+                    await busy
+                if pending:
+                    await asyncio.to_thread(absorb, b"".join(pending))
+            finally:  # never close the file under the thread
+                if busy is not None and not busy.done():
+                    await asyncio.wait({busy})
+                if busy is not None and busy.done() and not busy.cancelled():
+                    busy.exception()  # retrieved: the error that matters is already raised
         final = state.layout.dataset(dataset_id)
-        shape, dtype = await anyio.to_thread.run_sync(finalize_upload, tmp, final)
+        shape, dtype = await anyio.to_thread.run_sync(finalize_upload, tmp, final, scan)
     finally:
         tmp.unlink(missing_ok=True)
     record = DatasetRecord(

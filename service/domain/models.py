@@ -21,10 +21,25 @@ _CACHE_SIZE = 16
 MAX_PNG_PIXELS = 16_000_000
 
 
+_RECORD_CACHE_SIZE = 1024
+
+
 async def get(state: AppState, tenant: str, model_id: str) -> ModelRecord:
+    """The tenant's model `model_id`. A model never changes once stored (and is never deleted),
+    so the records found are kept in a small per-app cache keyed by (tenant, id); an unknown id
+    is looked up every time."""
+    key = (tenant, model_id)
+    cache = state.model_records
+    model = cache.get(key)
+    if model is not None:
+        cache.move_to_end(key)
+        return model
     model = await state.db.read(lambda s: ModelRepository(s).get(tenant, model_id))
     if model is None:
         raise NotFoundError(f"no model {model_id!r}")
+    cache[key] = model
+    while len(cache) > _RECORD_CACHE_SIZE:
+        cache.popitem(last=False)
     return model
 
 

@@ -131,11 +131,20 @@ class Dispatcher:
     async def scan(self) -> None:
         """The full pass: give up on stale runs, submit every queued job not yet submitted."""
         await self._reap_stale()
-        queued = await self.db.read(lambda s: JobRepository(s).queued())
-        for job in queued:
-            if job.id not in self.futures:
-                await self._submit(job)
+        queued = await self.db.read(lambda s: JobRepository(s).ids_in_state(JobState.queued))
+        missing = [job_id for job_id in queued if job_id not in self.futures]
+        if missing:  # whole records only of the jobs not submitted yet (usually none)
+            jobs = await self.db.read(self._queued_records, missing)
+            for job in jobs:
+                if job.id not in self.futures:
+                    await self._submit(job)
         self.metrics.queue_length.set(len(queued))
+
+    @staticmethod
+    def _queued_records(session: Session, job_ids: list[str]) -> list[JobRecord]:
+        repo = JobRepository(session)
+        records = (repo.get_by_id(job_id) for job_id in job_ids)
+        return [job for job in records if job is not None and job.state == JobState.queued]
 
     async def _submit(self, job: JobRecord) -> None:
         client = self.cluster.client
@@ -175,7 +184,9 @@ class Dispatcher:
         if self.futures.get(job_id) is not future:
             return  # given up on meanwhile (stale heartbeat)
         del self.futures[job_id]
-        job = await self.db.write(self._mark_lost, job_id, reason)
+        job = await self.db.read(lambda s: JobRepository(s).get_by_id(job_id))
+        if job is not None and not job.terminal:  # the usual end (finished) takes no write
+            job = await self.db.write(self._mark_lost, job_id, reason)
         if job is not None and job.terminal:
             self._observe(job, time.monotonic() - started)
         self.notify(job if job is not None and job.state == JobState.queued else None)

@@ -5,15 +5,51 @@ service owns (callback, checkpoint and its interval, return_codes) are not the c
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+from pydantic.config import JsonDict
 
 from solvers.options import DEFAULTS, INITS, BackendName, CodeSolver, Mode
 
+from ..settings import Settings
 from ..store.records import JobRecord, JobState
-from .common import timestamp
+from .common import (
+    EXAMPLE_DATASET_ID,
+    EXAMPLE_JOB_ID,
+    EXAMPLE_MODEL_ID,
+    EXAMPLE_TIME,
+    Rows,
+    timestamp,
+)
 
+_PROGRESS_EXAMPLE: JsonDict = {
+    "iteration": 42,
+    "epoch": 42.0,
+    "objective": 12.75,
+    "elapsed_s": 7.9,
+    "max_gap": 3.1e-9,
+}
+
+
+def _integral(value: Any) -> Any:
+    """JSON Schema's integers include 3.0; strict validation alone would refuse it."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# strict (no bool, no numeric string) but 3.0 is the integer 3, as the JSON Schema says
+Integer = Annotated[int, BeforeValidator(_integral)]
+_BY_ID: JsonDict = {"required": ["dataset_id"], "properties": {"dataset_id": {"type": "string"}}}
+_INLINE: JsonDict = {"required": ["data"], "properties": {"data": {"type": "array"}}}
 SERVICE_OWNED = frozenset({"checkpoint_interval"})
 D = DEFAULTS
 
@@ -21,28 +57,30 @@ D = DEFAULTS
 class FitSpec(BaseModel):
     """Options of the fit; see `solvers.FitOptions` for their meaning."""
 
-    model_config = ConfigDict(extra="forbid")
+    # strict: a JSON `false` is not a number 0 (JSON integers still are numbers)
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     alpha: float = Field(D.alpha, gt=0, description="weight of the ℓ1 penalty")
     backend: BackendName = D.backend
     mode: Mode = D.mode
     code_solver: CodeSolver = D.code_solver
-    max_iter: int = Field(D.max_iter, ge=1, description="outer iterations (online: epochs)")
+    max_iter: Integer = Field(D.max_iter, ge=1, description="outer iterations (online: epochs)")
     tol: float = Field(D.tol, ge=0)
     code_tol: float | None = Field(D.code_tol, gt=0)
-    code_max_iter: int = Field(D.code_max_iter, ge=1)
+    code_max_iter: Integer = Field(D.code_max_iter, ge=1)
     time_limit: float | None = Field(D.time_limit, gt=0, description="seconds")
-    batch_size: int = Field(D.batch_size, ge=1)
+    batch_size: Integer = Field(D.batch_size, ge=1)
     init: str = Field(
         D.init,
         description=f"one of {list(INITS)}, or the id of one of your models to start from",
+        json_schema_extra={"pattern": f"^({'|'.join(INITS)}|mdl_.*)$"},
     )
     positive_codes: bool = D.positive_codes
     positive_dictionary: bool = D.positive_dictionary
     dictionary_penalty: float | None = Field(D.dictionary_penalty, gt=0)
     averaging: float | None = Field(D.averaging, gt=0, le=1)
     dtype: Literal["float32", "float64"] | None = D.dtype
-    random_state: int | None = Field(D.random_state, ge=0, le=2**63 - 1)
+    random_state: Integer | None = Field(D.random_state, ge=0, le=2**63 - 1)
 
     @field_validator("init")
     @classmethod
@@ -55,11 +93,32 @@ class FitSpec(BaseModel):
 class JobCreate(FitSpec):
     """A fit job: the data (a dataset id, or an inline matrix), `n_components` and options."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            # exactly one of dataset_id and data (in a form the SDK generators accept)
+            "not": {"anyOf": [{"allOf": [_BY_ID, _INLINE]}, {"not": {"anyOf": [_BY_ID, _INLINE]}}]},
+            "examples": [
+                {
+                    "dataset_id": EXAMPLE_DATASET_ID,
+                    "n_components": 32,
+                    "alpha": 0.5,
+                    "max_iter": 50,
+                },
+                {"data": [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], "n_components": 2, "max_iter": 5},
+            ],
+        }
+    )
+
     dataset_id: str | None = None
-    data: list[list[float]] | None = Field(
+    data: Rows | None = Field(
         None, description="inline matrix (n_samples, n_features), instead of dataset_id"
     )
-    n_components: int = Field(ge=1)
+    n_components: Integer = Field(
+        ge=1,
+        description="atoms to learn; at most SPARSECODING_MAX_N_COMPONENTS (default 4096)",
+        # documented, not enforced here: the limit is the deployment's setting
+        json_schema_extra={"maximum": Settings.model_fields["max_n_components"].default},
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> JobCreate:
@@ -72,6 +131,10 @@ class JobCreate(FitSpec):
 
 
 class ProgressPublic(BaseModel):
+    """One outer iteration (batch) or mini-batch checkpoint (online) of a running fit."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_PROGRESS_EXAMPLE]})
+
     iteration: int
     epoch: float
     objective: float | None = Field(description="J / n_samples")
@@ -80,6 +143,34 @@ class ProgressPublic(BaseModel):
 
 
 class JobPublic(BaseModel):
+    """A fit job: its state, latest progress, and result (`model_id`) or `error`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": EXAMPLE_JOB_ID,
+                    "state": "succeeded",
+                    "dataset_id": EXAMPLE_DATASET_ID,
+                    "n_components": 32,
+                    "options": {"alpha": 0.5, "max_iter": 50, "mode": "batch"},
+                    "created_at": EXAMPLE_TIME,
+                    "started_at": "2025-01-31T12:00:01Z",
+                    "finished_at": "2025-01-31T12:00:09Z",
+                    "attempts": 1,
+                    "cancel_requested": False,
+                    "worker": "tcp://127.0.0.1:40123",
+                    "progress": _PROGRESS_EXAMPLE,
+                    "error": None,
+                    "stop_reason": "converged",
+                    "n_iter": 42,
+                    "objective": 12.75,
+                    "model_id": EXAMPLE_MODEL_ID,
+                }
+            ]
+        }
+    )
+
     id: str
     state: JobState
     dataset_id: str

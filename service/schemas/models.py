@@ -10,10 +10,42 @@ from pydantic import BaseModel, ConfigDict, Field
 from solvers.options import CodeSolver
 
 from ..store.records import ModelRecord
-from .common import timestamp
+from .common import (
+    EXAMPLE_DATASET_ID,
+    EXAMPLE_JOB_ID,
+    EXAMPLE_MODEL_ID,
+    EXAMPLE_TIME,
+    Rows,
+    timestamp,
+)
 
 
 class ModelPublic(BaseModel):
+    """A learned dictionary (n_components, n_features) and how it was learned."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": EXAMPLE_MODEL_ID,
+                    "job_id": EXAMPLE_JOB_ID,
+                    "dataset_id": EXAMPLE_DATASET_ID,
+                    "n_components": 32,
+                    "n_features": 64,
+                    "dtype": "float64",
+                    "alpha": 0.5,
+                    "positive_codes": False,
+                    "backend": "numpy",
+                    "objective": 12.75,
+                    "n_iter": 50,
+                    "stop_reason": "converged",
+                    "options": {"alpha": 0.5, "max_iter": 50, "mode": "batch"},
+                    "created_at": EXAMPLE_TIME,
+                }
+            ]
+        }
+    )
+
     id: str
     job_id: str
     dataset_id: str
@@ -57,7 +89,7 @@ class ModelsPublic(BaseModel):
 class EncodeOptions(BaseModel):
     """Options of an encode request; unset ones are the model's own."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     alpha: float | None = Field(None, gt=0, description="default: the model's alpha")
     code_solver: CodeSolver = "auto"
@@ -65,9 +97,19 @@ class EncodeOptions(BaseModel):
 
 
 class EncodeRequest(EncodeOptions):
-    data: list[list[float]] = Field(description="rows to encode, (n_samples, n_features)")
+    """Rows to encode and the options (the model's own when left out)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"data": [[0.0, 1.0, 2.0]], "alpha": 0.5}]}
+    )
+
+    data: Rows = Field(description="rows to encode, (n_samples, n_features)")
 
 
 class EncodePublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"codes": [[0.0, 1.25, 0.0, -0.5]], "objective": 0.91}]}
+    )
+
     codes: list[list[float]] = Field(description="(n_samples, n_components)")
     objective: float | None = Field(description="J / n_samples of these rows and codes")

@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class BackendPublic(BaseModel):
+    """A backend and the workers that can run it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "cupy",
+                    "available": True,
+                    "device": "NVIDIA H100 80GB HBM3",
+                    "reason": None,
+                    "memory_bytes": 85029158912,
+                    "workers": ["tcp://10.0.0.7:40123"],
+                }
+            ]
+        }
+    )
+
     name: str
     available: bool = Field(description="true when at least one worker can run it")
     device: str | None = None

@@ -135,6 +135,10 @@ def scan_finite(path: Path, header: NpyHeader) -> None:
                 first, first_value = done + at, float(block[at])
             bad_count += count
             done += block.size
+    _report_non_finite(header, bad_count, first, first_value)
+
+
+def _report_non_finite(header: NpyHeader, bad_count: int, first: int, first_value: float) -> None:
     if bad_count:
         row, col = np.unravel_index(first, header.shape, order="F" if header.fortran_order else "C")
         raise InvalidArray(
@@ -143,11 +147,86 @@ def scan_finite(path: Path, header: NpyHeader) -> None:
         )
 
 
-def finalize_upload(tmp: Path, final: Path) -> tuple[tuple[int, int], str]:
+class StreamScan:
+    """`scan_finite` done on an upload's bytes as they arrive, so that the file is not read
+    back: only for native float32/float64 data (anything else is scanned after conversion,
+    as before). Feed it every byte in order; it never raises, `finalize_upload` does."""
+
+    _MAX_HEADER = 1 << 20
+
+    def __init__(self) -> None:
+        self.header: tuple[tuple[int, ...], np.dtype, bool, int] | None = None
+        self.usable = True
+        self.done = 0
+        self.bad_count = 0
+        self.first = -1
+        self.first_value = 0.0
+        self._pending = b""
+
+    def feed(self, data: bytes) -> None:
+        if not self.usable:
+            return
+        if self.header is None:
+            self._pending += data
+            if not self._parse_header():
+                return
+            data, self._pending = self._pending, b""
+        elif self._pending:
+            data, self._pending = self._pending + data, b""
+        assert self.header is not None
+        itemsize = self.header[1].itemsize
+        usable = len(data) - len(data) % itemsize
+        if usable < len(data):
+            self._pending = data[usable:]
+        if usable:
+            block = np.frombuffer(data, dtype=self.header[1], count=usable // itemsize)
+            bad = ~np.isfinite(block)
+            count = int(np.count_nonzero(bad))
+            if count and self.first < 0:
+                at = int(np.argmax(bad))
+                self.first, self.first_value = self.done + at, float(block[at])
+            self.bad_count += count
+            self.done += block.size
+
+    def _parse_header(self) -> bool:
+        f = io.BytesIO(self._pending)
+        try:
+            version = npy_format.read_magic(f)
+            if version == (1, 0):
+                shape, fortran_order, dtype = npy_format.read_array_header_1_0(f)
+            else:
+                shape, fortran_order, dtype = npy_format.read_array_header_2_0(f)
+        except Exception:
+            if len(self._pending) > self._MAX_HEADER:  # malformed: finalize_upload says why
+                self.usable, self._pending = False, b""
+            return False
+        if dtype.hasobject or dtype.names is not None or dtype != _native(dtype):
+            self.usable, self._pending = False, b""
+            return False
+        offset = f.tell()
+        self.header = (tuple(shape), dtype, bool(fortran_order), offset)
+        self._pending = self._pending[offset:]
+        return True
+
+    def covers(self, header: NpyHeader) -> bool:
+        total = int(np.prod(header.shape, dtype=np.int64))
+        return (
+            self.usable
+            and self.header
+            == (header.shape, header.dtype, header.fortran_order, header.data_offset)
+            and self.done == total
+            and not self._pending
+        )
+
+
+def finalize_upload(
+    tmp: Path, final: Path, scanned: StreamScan | None = None
+) -> tuple[tuple[int, int], str]:
     """Check an uploaded `.npy` file and move it to `final` as native float32/float64.
 
     Returns (shape, dtype name). Other real dtypes (integers, float16, big-endian) are converted
-    chunk by chunk into a new file; `tmp` is removed in every case.
+    chunk by chunk into a new file; `tmp` is removed in every case. `scanned`: the finiteness
+    scan already done on the bytes as they were received (used when it covers the file).
     """
     converted = tmp.with_suffix(".conv")
     try:
@@ -165,7 +244,10 @@ def finalize_upload(tmp: Path, final: Path) -> tuple[tuple[int, int], str]:
             converted.rename(tmp)
             with open(tmp, "rb") as f:
                 header = read_header(f, os.fstat(f.fileno()).st_size)
-        scan_finite(tmp, header)
+        if scanned is not None and scanned.covers(header):
+            _report_non_finite(header, scanned.bad_count, scanned.first, scanned.first_value)
+        else:
+            scan_finite(tmp, header)
         publish(tmp, final)
         return (int(header.shape[0]), int(header.shape[1])), target.name
     finally:

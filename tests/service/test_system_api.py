@@ -52,7 +52,7 @@ async def test_openapi_documents_every_operation_and_error(anonymous: httpx.Asyn
     operations = {op["operationId"]: op for path in spec["paths"].values() for op in path.values()}
     assert set(operations) == OPERATION_IDS
     assert "Problem" in spec["components"]["schemas"]
-    assert "HTTPBearer" in spec["components"]["securitySchemes"]
+    assert "ApiKey" in spec["components"]["securitySchemes"]
     for name, op in operations.items():
         if name in {"healthz", "readyz", "metrics"}:
             continue

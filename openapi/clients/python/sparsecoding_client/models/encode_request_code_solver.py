@@ -1,0 +1,11 @@
+from enum import StrEnum
+
+
+class EncodeRequestCodeSolver(StrEnum):
+    AUTO = "auto"
+    CD = "cd"
+    FISTA = "fista"
+    LARS = "lars"
+
+    def __str__(self) -> str:
+        return str(self.value)

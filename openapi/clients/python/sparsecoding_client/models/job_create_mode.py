@@ -1,0 +1,9 @@
+from enum import StrEnum
+
+
+class JobCreateMode(StrEnum):
+    BATCH = "batch"
+    ONLINE = "online"
+
+    def __str__(self) -> str:
+        return str(self.value)

@@ -1,0 +1,103 @@
+"""The OpenAPI description the app serves at `/openapi.json`, and that
+`scripts/generate-openapi` commits as `openapi/openapi.json` for the generated SDKs.
+
+FastAPI derives most of it from the routes; this adds what it cannot see: the schemas of the
+bodies routes read themselves (`.npy` or JSON), the problem documents of every error, the tags'
+descriptions, and it replaces FastAPI's default 422 (never sent: every error here is problem
+JSON) with the problem the handlers actually send.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from ..schemas.common import MatrixUpload, Problem
+from ..schemas.models import EncodeRequest
+from .responses import problem_response
+
+DESCRIPTION = """\
+Learn sparse codes and dictionaries, minimising ½‖X − HW‖²_F + α‖H‖₁ with ‖W_j‖₂ ≤ 1, as durable
+jobs on Dask workers.
+
+Upload a matrix (`POST /v1/datasets`, `.npy` or JSON), submit a fit (`POST /v1/jobs`, 202 and a
+`Location`), follow it (`GET /v1/jobs/{job_id}/events`, Server-Sent Events), then read the learned
+dictionary (`GET /v1/models/{model_id}/dictionary`, JSON or `.npy`) and encode new rows with it.
+
+Every `/v1` operation needs `Authorization: Bearer <api key>`; every resource belongs to the
+key's tenant. Every error is an RFC 9457 `application/problem+json` document.
+"""
+
+TAGS = [
+    {"name": "datasets", "description": "Matrices to fit: upload (`.npy` or JSON), list, delete"},
+    {"name": "jobs", "description": "Fits as durable jobs: submit, follow, cancel, codes"},
+    {"name": "models", "description": "Learned dictionaries: read, encode new rows, atoms"},
+    {"name": "system", "description": "Backends, liveness, readiness, metrics"},
+]
+
+_FASTAPI_422 = {"HTTPValidationError", "ValidationError"}
+
+
+def build_openapi(app: FastAPI) -> dict[str, Any]:
+    """The description of `app`: deterministic for a given code base (no settings in it)."""
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        summary=app.summary,
+        description=DESCRIPTION,
+        routes=app.routes,
+        tags=TAGS,
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in (Problem, MatrixUpload, EncodeRequest):
+        components[model.__name__] = model.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            responses = operation.get("responses", {})
+            default_422 = responses.get("422", {}).get("content", {}).get("application/json")
+            if default_422 is not None:
+                responses["422"] = problem_response(422)
+    for name in _FASTAPI_422:
+        components.pop(name, None)
+    return schema
+
+
+def render_openapi() -> str:
+    """The committed form of the description: sorted keys, indent 2, trailing newline.
+
+    Built from an app on neutral settings; creating the app starts nothing (no database, no
+    Dask), only its lifespan would.
+    """
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from ..app import create_app
+    from ..settings import Settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(data_dir=Path(tmp) / "data", api_keys=None, dask_scheduler=None)
+        schema = create_app(settings).openapi()
+    return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m service.api.openapi [OUT]`: write the description to OUT (default stdout)."""
+    import sys
+    from pathlib import Path
+
+    args = sys.argv[1:] if argv is None else argv
+    text = render_openapi()
+    if args:
+        Path(args[0]).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
