@@ -115,7 +115,7 @@ def _create(
         tenant=tenant,
         dataset_id=dataset.id,
         n_components=spec.n_components,
-        options=spec.fit_options(),
+        options=spec.job_options(),
         state=JobState.queued,
         created_at=now(),
     )

@@ -120,6 +120,15 @@ class JobCreate(FitSpec):
         json_schema_extra={"maximum": Settings.model_fields["max_n_components"].default},
     )
 
+    execution: Literal["auto", "local", "data_parallel"] = Field(
+        "auto",
+        description=(
+            "where the fit runs: `local` on one worker, `data_parallel` with X split by rows "
+            "across the cluster's workers (partial statistics summed each iteration), `auto` "
+            "data-parallel once the dataset exceeds a quarter of a worker's memory limit"
+        ),
+    )
+
     @model_validator(mode="after")
     def _one_source(self) -> JobCreate:
         if (self.dataset_id is None) == (self.data is None):
@@ -128,6 +137,10 @@ class JobCreate(FitSpec):
 
     def fit_options(self) -> dict[str, Any]:
         return self.model_dump(include=set(FitSpec.model_fields))
+
+    def job_options(self) -> dict[str, Any]:
+        """What the job record keeps: the fit's options and where it runs."""
+        return {**self.fit_options(), "execution": self.execution}
 
 
 class ProgressPublic(BaseModel):

@@ -209,3 +209,17 @@ async def test_init_from_a_model(client: httpx.AsyncClient) -> None:
         "/v1/jobs", json={"dataset_id": dataset_id, "n_components": 8, "init": "mdl_nope"}
     )
     assert_problem(r, 404, "not-found")
+
+
+async def test_data_parallel_job_matches_a_local_one(client: httpx.AsyncClient) -> None:
+    X = matrix(300, 12, seed=4)
+    local = await fitted(client, X, execution="local", tol=0.0)
+    spread = await fitted(client, X, execution="data_parallel", tol=0.0)
+    assert spread["options"]["execution"] == "data_parallel"
+    assert spread["n_iter"] == local["n_iter"]
+    assert spread["objective"] == pytest.approx(local["objective"], rel=1e-6)
+    W = {}
+    for name, job in (("local", local), ("spread", spread)):
+        r = await client.get(f"/v1/models/{job['model_id']}/dictionary", headers={"Accept": NPY})
+        W[name] = load_npy(r.content)
+    np.testing.assert_allclose(W["spread"], W["local"], atol=1e-6)

@@ -569,6 +569,13 @@ export interface components {
             /** Dtype */
             dtype?: ("float32" | "float64") | null;
             /**
+             * Execution
+             * @description where the fit runs: `local` on one worker, `data_parallel` with X split by rows across the cluster's workers (partial statistics summed each iteration), `auto` data-parallel once the dataset exceeds a quarter of a worker's memory limit
+             * @default auto
+             * @enum {string}
+             */
+            execution?: "auto" | "local" | "data_parallel";
+            /**
              * Init
              * @description one of ['data', 'svd'], or the id of one of your models to start from
              * @default data

@@ -12,6 +12,7 @@ from .job_create import JobCreate
 from .job_create_backend import JobCreateBackend
 from .job_create_code_solver import JobCreateCodeSolver
 from .job_create_dtype_type_0 import JobCreateDtypeType0
+from .job_create_execution import JobCreateExecution
 from .job_create_mode import JobCreateMode
 from .job_public import JobPublic
 from .job_public_options import JobPublicOptions
@@ -41,6 +42,7 @@ __all__ = (
     "JobCreateBackend",
     "JobCreateCodeSolver",
     "JobCreateDtypeType0",
+    "JobCreateExecution",
     "JobCreateMode",
     "JobPublic",
     "JobPublicOptions",

@@ -8,6 +8,7 @@ from attrs import define as _attrs_define
 from ..models.job_create_backend import JobCreateBackend
 from ..models.job_create_code_solver import JobCreateCodeSolver
 from ..models.job_create_dtype_type_0 import JobCreateDtypeType0
+from ..models.job_create_execution import JobCreateExecution
 from ..models.job_create_mode import JobCreateMode
 from ..types import UNSET, Unset
 
@@ -31,6 +32,9 @@ class JobCreate:
         dataset_id (None | str | Unset):
         dictionary_penalty (float | None | Unset):
         dtype (JobCreateDtypeType0 | None | Unset):
+        execution (JobCreateExecution | Unset): where the fit runs: `local` on one worker, `data_parallel` with X split
+            by rows across the cluster's workers (partial statistics summed each iteration), `auto` data-parallel once the
+            dataset exceeds a quarter of a worker's memory limit Default: JobCreateExecution.AUTO.
         init (str | Unset): one of ['data', 'svd'], or the id of one of your models to start from Default: 'data'.
         max_iter (int | Unset): outer iterations (online: epochs) Default: 100.
         mode (JobCreateMode | Unset):  Default: JobCreateMode.BATCH.
@@ -53,6 +57,7 @@ class JobCreate:
     dataset_id: None | str | Unset = UNSET
     dictionary_penalty: float | None | Unset = UNSET
     dtype: JobCreateDtypeType0 | None | Unset = UNSET
+    execution: JobCreateExecution | Unset = JobCreateExecution.AUTO
     init: str | Unset = "data"
     max_iter: int | Unset = 100
     mode: JobCreateMode | Unset = JobCreateMode.BATCH
@@ -124,6 +129,10 @@ class JobCreate:
         else:
             dtype = self.dtype
 
+        execution: str | Unset = UNSET
+        if not isinstance(self.execution, Unset):
+            execution = self.execution.value
+
         init = self.init
 
         max_iter = self.max_iter
@@ -179,6 +188,8 @@ class JobCreate:
             field_dict["dictionary_penalty"] = dictionary_penalty
         if dtype is not UNSET:
             field_dict["dtype"] = dtype
+        if execution is not UNSET:
+            field_dict["execution"] = execution
         if init is not UNSET:
             field_dict["init"] = init
         if max_iter is not UNSET:
@@ -298,6 +309,13 @@ class JobCreate:
 
         dtype = _parse_dtype(d.pop("dtype", UNSET))
 
+        _execution = d.pop("execution", UNSET)
+        execution: JobCreateExecution | Unset
+        if isinstance(_execution, Unset):
+            execution = UNSET
+        else:
+            execution = JobCreateExecution(_execution)
+
         init = d.pop("init", UNSET)
 
         max_iter = d.pop("max_iter", UNSET)
@@ -346,6 +364,7 @@ class JobCreate:
             dataset_id=dataset_id,
             dictionary_penalty=dictionary_penalty,
             dtype=dtype,
+            execution=execution,
             init=init,
             max_iter=max_iter,
             mode=mode,
