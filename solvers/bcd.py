@@ -201,7 +201,7 @@ def fit_batch(problem: Problem, W0: np.ndarray, rng: np.random.Generator) -> Fit
         if not _report(problem, history, record):
             stop = "cancelled"
             break
-        if decrease < o.tol and step.certified:
+        if o.tol > 0 and decrease < o.tol and step.certified:
             stop = "converged"
             break
         if o.time_limit is not None and clock.elapsed() >= o.time_limit:

@@ -29,7 +29,8 @@ class FitOptions:
 
     `max_iter` counts outer iterations in batch mode and epochs (passes over the data) in online
     mode. `tol` is the relative decrease of the objective under which batch mode stops, and the
-    relative change of the dictionary over an epoch under which online mode stops. `code_tol`
+    relative change of the dictionary over an epoch under which online mode stops; tol = 0 turns
+    that stop off (rounding can make a converged objective tick up by 1e-16). `code_tol`
     is the per-row duality-gap tolerance of the code step, relative to ‖x_i‖²; None picks one
     suited to the dtype. `dictionary_penalty` λ_W replaces the unit-ball constraint on atoms by
     ½·λ_W‖W‖²_F. `averaging` (online only) is the weight γ of exponential averaging of the

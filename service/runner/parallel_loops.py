@@ -206,7 +206,7 @@ def fit_batch_parallel(run: Run, W0: np.ndarray) -> tuple[FitResult, np.ndarray,
         if not run.report(Progress(iteration, float(iteration), value, run.elapsed(), max_gap)):
             stop = "cancelled"
             break
-        if decrease < o.tol and all(s.certified for s in stats):
+        if o.tol > 0 and decrease < o.tol and all(s.certified for s in stats):
             stop = "converged"
             break
         if o.time_limit is not None and run.elapsed() >= o.time_limit:

@@ -302,3 +302,11 @@ def test_batch_fit_on_backend(backend, X, dtype):
     assert values[-1] < values[0]
     reference = solvers.fit(X.astype(dtype), K, alpha=ALPHA, max_iter=10, tol=0.0, random_state=0)
     assert values[-1] == pytest.approx(objectives(reference)[-1], rel=1e-3)
+
+
+def test_tol_zero_never_stops_on_convergence():
+    # Once converged, rounding makes the objective tick up and down by ~1e-16; with tol = 0 the
+    # fit must still run to max_iter (a user asking for N iterations gets N).
+    X = np.random.default_rng(5).standard_normal((60, 6))
+    result = solvers.fit(X, 3, alpha=0.5, max_iter=300, tol=0.0, random_state=0)
+    assert result.stop_reason == "max_iter" and result.n_iter == 300
