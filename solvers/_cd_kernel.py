@@ -51,16 +51,12 @@ def _row_gap(h, q, c, x_sq, alpha, positive):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def _update(j, h, q, G, alpha, positive):  # pragma: no cover - compiled
-    """Exact minimisation over h_j; returns |Δh_j|."""
+    """Exact minimisation over h_j; returns |Δh_j|.
+
+    The caller decides the common case before calling: a zero coordinate with |q_j| ≤ α stays
+    zero (z = q_j / G_jj crosses the threshold α / G_jj exactly when q_j crosses α).
+    """
     old = h[j]
-    if old == 0.0:
-        # The common case: a zero coordinate that stays zero, |q_j| ≤ α, decided without a
-        # division (z = q_j / G_jj crosses the threshold α / G_jj exactly when q_j crosses α).
-        if positive:
-            if q[j] <= alpha:
-                return 0.0
-        elif abs(q[j]) <= alpha:
-            return 0.0
     g_jj = G[j, j]
     if g_jj <= 0.0:
         return 0.0

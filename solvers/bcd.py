@@ -398,7 +398,8 @@ def _online_step(
 ) -> None:
     """Code the mini-batch Xb (m, p) = X[rows], fold it into A and B, update W and its average."""
     backend, o, xp = problem.backend, problem.options, problem.backend.xp
-    warm = None if state.codes is None else state.codes[backend.asarray(rows, xp.int64)]
+    index = backend.asarray(rows, xp.int64)  # once per mini-batch (a host→device copy on CuPy)
+    warm = None if state.codes is None else state.codes[index]
     step = solve_codes(
         backend,
         Xb,
@@ -419,7 +420,7 @@ def _online_step(
         # sample's previous contribution is replaced by its new one, so sum_A and sum_B are the
         # batch statistics of the latest codes, with nothing stale averaged in.
         new = Hb.astype(xp.float32)
-        state.codes[backend.asarray(rows, xp.int64)] = new
+        state.codes[index] = new
         add_statistics(backend, state.sum_A, state.sum_B, warm, Xb, -1.0)
         add_statistics(backend, state.sum_A, state.sum_B, new, Xb, 1.0)
     if not exact or state.epoch == 0:
