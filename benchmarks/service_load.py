@@ -1,6 +1,6 @@
 """Load figures of the HTTP service on loopback (not a test: timings never pass or fail).
 
-    python benchmarks/service_load.py [--upload-mb 512] [--jobs-per-client 20]
+    python -m benchmarks.service_load [--upload-mb 512] [--jobs-per-client 20]
                                       [--encode-seconds 10] [--url URL --key KEY]
 
 Without --url it starts `python -m service.serve` on a free port over a temporary data
@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import json
 import os
 import socket
 import subprocess
@@ -29,12 +30,14 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
 import numpy as np
 import psutil
+
+from benchmarks.http_load import Connection, Reply
 
 KEY = "bench-key-0123456789abcdefghij"
 NPY = "application/x-npy"
@@ -141,7 +144,9 @@ class PeakRSS:
         )
 
 
-async def upload_throughput(client: httpx.AsyncClient, pid: int | None, mb: int) -> None:
+async def upload_throughput(
+    client: httpx.AsyncClient, url: str, auth: dict[str, str], pid: int | None, mb: int
+) -> None:
     rows = mb * 2**20 // (64 * 8)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "big.npy"
@@ -153,23 +158,17 @@ async def upload_throughput(client: httpx.AsyncClient, pid: int | None, mb: int)
         del out
         size = path.stat().st_size
 
-        async def body() -> AsyncIterator[bytes]:
-            with open(path, "rb") as f:
-                while chunk := f.read(1 << 20):
-                    yield chunk
-
         base = psutil.Process(pid).memory_info().rss if pid else 0
         rates = []
+        headers = {"Content-Type": NPY}
         for _ in range(3):
-            with PeakRSS(pid) as rss:
-                t0 = time.perf_counter()
-                r = await client.post(
-                    "/v1/datasets", content=body(),
-                    headers={"Content-Type": NPY, "Content-Length": str(size)},
-                )  # fmt: skip
-                elapsed = time.perf_counter() - t0
-            r.raise_for_status()
-            await client.delete(f"/v1/datasets/{r.json()['id']}")
+            async with Connection(url, auth) as connection:
+                with PeakRSS(pid) as rss:
+                    t0 = time.perf_counter()
+                    reply = await connection.send_file("/v1/datasets", path, headers)
+                    elapsed = time.perf_counter() - t0
+            assert reply.status == 201, reply.body
+            await client.delete(f"/v1/datasets/{reply.json()['id']}")
             rates.append(size / 2**20 / elapsed)
     print(
         f"upload {size / 2**20:.0f} MiB .npy: {np.median(rates):.0f} MB/s median of 3 "
@@ -179,45 +178,56 @@ async def upload_throughput(client: httpx.AsyncClient, pid: int | None, mb: int)
 
 
 async def submission_latency(
-    client: httpx.AsyncClient, pid: int | None, per_client: int, label: str
+    client: httpx.AsyncClient,
+    url: str,
+    auth: dict[str, str],
+    pid: int | None,
+    per_client: int,
+    label: str,
 ) -> None:
     X = np.random.default_rng(1).standard_normal((64, 8))
     buffer = io.BytesIO()
     np.save(buffer, X)
     r = await client.post("/v1/datasets", content=buffer.getvalue(), headers={"Content-Type": NPY})
-    dataset_id = r.json()["id"]
+    spec = {"dataset_id": r.json()["id"], "n_components": 4, "max_iter": 1}
     latencies: list[float] = []
 
     async def one_client() -> None:
-        for _ in range(per_client):
-            t0 = time.perf_counter()
-            r = await client.post(
-                "/v1/jobs", json={"dataset_id": dataset_id, "n_components": 4, "max_iter": 1}
-            )
-            latencies.append(time.perf_counter() - t0)
-            assert r.status_code == 202, r.text
+        async with Connection(url, auth) as connection:
+            for _ in range(per_client):
+                t0 = time.perf_counter()
+                reply = await connection.post_json("/v1/jobs", spec)
+                latencies.append(time.perf_counter() - t0)
+                assert reply.status == 202, reply.body
 
+    client_cpu = time.process_time()
     with PeakRSS(pid) as usage:
         await asyncio.gather(*(one_client() for _ in range(32)))
+    client_cpu = time.process_time() - client_cpu
     print(
         f"job submission, 32 concurrent clients, {len(latencies)} jobs, {label}: "
         f"p50 {percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms"
         + usage.describe(len(latencies))
+        + f"; client CPU {client_cpu / len(latencies) * 1e3:.2f} ms/request"
     )
 
 
 async def _paced(
-    client: httpx.AsyncClient,
-    url: str,
-    kwargs: dict,
+    connections: asyncio.Queue[Connection],
+    send: Callable[[Connection], Awaitable[Reply]],
     due: float,
-    latencies: list[float],  # type: ignore[type-arg]
+    latencies: list[float],
 ) -> None:
-    """One request sent at `due` (open loop); latency counted from `due`."""
+    """One request sent at `due` (open loop) on the next free connection; latency counted
+    from `due`, so time spent waiting for a connection counts."""
     await asyncio.sleep(max(0.0, due - time.perf_counter()))
-    r = await client.post(url, **kwargs)
+    connection = await connections.get()
+    try:
+        reply = await send(connection)
+    finally:
+        connections.put_nowait(connection)
     latencies.append(time.perf_counter() - due)
-    r.raise_for_status()
+    assert reply.status == 200, reply.body
 
 
 async def drain(client: httpx.AsyncClient) -> None:
@@ -232,7 +242,9 @@ async def drain(client: httpx.AsyncClient) -> None:
         await asyncio.sleep(0.5)
 
 
-async def encode_latency(client: httpx.AsyncClient, pid: int | None, seconds: float) -> None:
+async def encode_latency(
+    client: httpx.AsyncClient, url: str, auth: dict[str, str], pid: int | None, seconds: float
+) -> None:
     rng = np.random.default_rng(2)
     X = rng.standard_normal((1024, 64))
     buffer = io.BytesIO()
@@ -244,33 +256,43 @@ async def encode_latency(client: httpx.AsyncClient, pid: int | None, seconds: fl
         await asyncio.sleep(0.2)
         job = (await client.get(f"/v1/jobs/{job['id']}")).json()
     assert job["state"] == "succeeded", job
-    url = f"/v1/models/{job['model_id']}/encode"
+    path = f"/v1/models/{job['model_id']}/encode"
     rows = X[:16]
     buffer = io.BytesIO()
     np.save(buffer, rows)
     npy_body = buffer.getvalue()
-    for fmt in ("npy", "json"):
-        kwargs: dict = (  # type: ignore[type-arg]
-            {"content": npy_body, "headers": {"Content-Type": NPY, "Accept": NPY}}
-            if fmt == "npy"
-            else {"json": {"data": rows.tolist()}}
-        )
-        for _ in range(20):  # warm up (compiled kernels, dictionary cache)
-            (await client.post(url, **kwargs)).raise_for_status()
-        latencies: list[float] = []
-        start = time.perf_counter()
-        with PeakRSS(pid) as usage:
-            await asyncio.gather(
-                *(
-                    _paced(client, url, kwargs, start + i / 100, latencies)
-                    for i in range(int(100 * seconds))
+    json_body = json.dumps({"data": rows.tolist()}).encode()
+    senders: dict[str, Callable[[Connection], Awaitable[Reply]]] = {
+        "npy": lambda c: c.request("POST", path, npy_body, {"Content-Type": NPY, "Accept": NPY}),
+        "json": lambda c: c.request("POST", path, json_body, {"Content-Type": "application/json"}),
+    }
+    pool = [Connection(url, auth) for _ in range(16)]
+    for connection in pool:
+        await connection.__aenter__()
+    try:
+        for fmt, send in senders.items():
+            for _ in range(20):  # warm up (compiled kernels, dictionary cache)
+                assert (await send(pool[0])).status == 200
+            connections: asyncio.Queue[Connection] = asyncio.Queue()
+            for connection in pool:
+                connections.put_nowait(connection)
+            latencies: list[float] = []
+            start = time.perf_counter() + 0.05
+            with PeakRSS(pid) as usage:
+                await asyncio.gather(
+                    *(
+                        _paced(connections, send, start + i / 100, latencies)
+                        for i in range(int(100 * seconds))
+                    )
                 )
+            print(
+                f"encode 16×64 rows, k=128, {fmt} body, 100 req/s for {seconds:g} s: "
+                f"p50 {percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms"
+                + usage.describe(len(latencies))
             )
-        print(
-            f"encode 16×64 rows, k=128, {fmt} body, 100 req/s for {seconds:g} s: "
-            f"p50 {percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms"
-            + usage.describe(len(latencies))
-        )
+    finally:
+        for connection in pool:
+            await connection.__aexit__(None, None, None)
 
 
 async def main() -> None:
@@ -297,14 +319,14 @@ async def main() -> None:
         async with httpx.AsyncClient(
             base_url=url, headers=headers, timeout=120, limits=limits
         ) as client:
-            await upload_throughput(client, pid, args.upload_mb)
+            await upload_throughput(client, url, headers, pid, args.upload_mb)
             label = "jobs running on the 2 workers meanwhile"
-            await submission_latency(client, pid, args.jobs_per_client, label)
+            await submission_latency(client, url, headers, pid, args.jobs_per_client, label)
             t0 = time.perf_counter()
             await drain(client)
             ran = time.perf_counter() - t0
             print(f"  (the {32 * args.jobs_per_client} jobs then ran to the end in {ran:.0f} s)")
-            await encode_latency(client, pid, args.encode_seconds)
+            await encode_latency(client, url, headers, pid, args.encode_seconds)
         if process is not None:
             process.terminate()
             process.wait(60)
@@ -317,7 +339,9 @@ async def main() -> None:
                     base_url=url, headers=headers, timeout=120, limits=limits
                 ) as client:
                     label = "no worker (jobs stay queued: the API alone)"
-                    await submission_latency(client, process.pid, args.jobs_per_client, label)
+                    await submission_latency(
+                        client, url, headers, process.pid, args.jobs_per_client, label
+                    )
             finally:
                 if process is not None:
                     process.terminate()

@@ -145,68 +145,94 @@ def _newton_step(h, c, G, alpha, active, n_active, L, rhs):  # pragma: no cover 
     return True
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def _solve_rows(
+    G, C, x_sq, H, alpha, tol, max_sweeps, positive, gaps, residual_sq, sweeps, first, stop
+):  # pragma: no cover - compiled
+    """Rows first..stop-1 of `cd_rows`, one after the other, with one set of work buffers."""
+    k = C.shape[1]
+    h = np.empty(k)
+    q = np.empty(k)
+    c = np.empty(k)
+    active = np.empty(k, dtype=np.int64)
+    L = np.empty((k, k))
+    rhs = np.empty(k)
+    for i in range(first, stop):
+        for j in range(k):
+            h[j] = H[i, j]
+            c[j] = C[i, j]
+        _refresh(h, q, c, G)
+        target = tol * x_sq[i]
+        gap, r_sq = _row_gap(h, q, c, x_sq[i], alpha, positive)
+        used = 0
+        newton = True
+        while gap > target and used < max_sweeps:
+            # One full pass; `changed` counts the coordinates that entered or left the support.
+            changed = 0
+            for j in range(k):
+                # Zero coordinates that stay zero are decided here: a call per coordinate
+                # would cost more than the test itself.
+                if h[j] == 0.0 and (q[j] if positive else abs(q[j])) <= alpha:
+                    continue
+                was_zero = h[j] == 0.0
+                _update(j, h, q, G, alpha, positive)
+                if was_zero != (h[j] == 0.0):
+                    changed += 1
+            used += 1
+            gap, r_sq = _row_gap(h, q, c, x_sq[i], alpha, positive)
+            # Newton once the support has settled: on a support still in motion it would
+            # mostly factorise matrices that the next pass makes obsolete.
+            if gap <= target or changed > _NEWTON_MAX_CHANGES or not newton:
+                continue
+            n_active = 0
+            for j in range(k):
+                if h[j] != 0.0:
+                    active[n_active] = j
+                    n_active += 1
+            if n_active == 0:
+                continue
+            # A singular support (duplicate atoms) leaves this row to plain coordinate descent.
+            newton = _newton_step(h, c, G, alpha, active, n_active, L, rhs)
+            _refresh(h, q, c, G)
+            gap, r_sq = _row_gap(h, q, c, x_sq[i], alpha, positive)
+        if x_sq[i] <= 0.0:
+            for j in range(k):
+                h[j] = 0.0
+            gap = 0.0
+            r_sq = 0.0
+        for j in range(k):
+            H[i, j] = h[j]
+        gaps[i] = gap / x_sq[i] if x_sq[i] > 0.0 else 0.0
+        residual_sq[i] = r_sq
+        sweeps[i] = used
+
+
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def _cd_rows_parallel(
+    G, C, x_sq, H, alpha, tol, max_sweeps, positive, gaps, residual_sq, sweeps
+):  # pragma: no cover - compiled
+    n = C.shape[0]
+    n_chunks = (n + _CHUNK - 1) // _CHUNK
+    for chunk in prange(n_chunks):
+        first = chunk * _CHUNK
+        stop = min(n, first + _CHUNK)
+        _solve_rows(
+            G, C, x_sq, H, alpha, tol, max_sweeps, positive, gaps, residual_sq, sweeps, first, stop
+        )
+
+
 def cd_rows(G, C, x_sq, H, alpha, tol, max_sweeps, positive, gaps, residual_sq, sweeps):
     """Solve every row of H in place.
 
     G (k, k) float64, C (n, k) float64, x_sq (n,) float64, H (n, k) any float dtype (warm start,
     overwritten). Outputs: gaps (n,) relative gaps gap/‖x‖², residual_sq (n,) ‖x − hW‖²,
     sweeps (n,) full passes used. A row whose ‖x‖² is 0 gets h = 0.
+
+    Up to one chunk of rows runs on the calling thread: entering a parallel region costs more
+    than such a call, and afterwards the OpenMP threads spin-wait on the cores for a while.
     """
-    n, k = C.shape
-    n_chunks = (n + _CHUNK - 1) // _CHUNK
-    for chunk in prange(n_chunks):
-        h = np.empty(k)
-        q = np.empty(k)
-        c = np.empty(k)
-        active = np.empty(k, dtype=np.int64)
-        L = np.empty((k, k))
-        rhs = np.empty(k)
-        for i in range(chunk * _CHUNK, min(n, (chunk + 1) * _CHUNK)):
-            for j in range(k):
-                h[j] = H[i, j]
-                c[j] = C[i, j]
-            _refresh(h, q, c, G)
-            target = tol * x_sq[i]
-            gap, r_sq = _row_gap(h, q, c, x_sq[i], alpha, positive)
-            used = 0
-            newton = True
-            while gap > target and used < max_sweeps:
-                # One full pass; `changed` counts the coordinates that entered or left the support.
-                changed = 0
-                for j in range(k):
-                    # Zero coordinates that stay zero are decided here: a call per coordinate
-                    # would cost more than the test itself.
-                    if h[j] == 0.0 and (q[j] if positive else abs(q[j])) <= alpha:
-                        continue
-                    was_zero = h[j] == 0.0
-                    _update(j, h, q, G, alpha, positive)
-                    if was_zero != (h[j] == 0.0):
-                        changed += 1
-                used += 1
-                gap, r_sq = _row_gap(h, q, c, x_sq[i], alpha, positive)
-                # Newton once the support has settled: on a support still in motion it would
-                # mostly factorise matrices that the next pass makes obsolete.
-                if gap <= target or changed > _NEWTON_MAX_CHANGES or not newton:
-                    continue
-                n_active = 0
-                for j in range(k):
-                    if h[j] != 0.0:
-                        active[n_active] = j
-                        n_active += 1
-                if n_active == 0:
-                    continue
-                # A singular support (duplicate atoms) leaves this row to plain coordinate descent.
-                newton = _newton_step(h, c, G, alpha, active, n_active, L, rhs)
-                _refresh(h, q, c, G)
-                gap, r_sq = _row_gap(h, q, c, x_sq[i], alpha, positive)
-            if x_sq[i] <= 0.0:
-                for j in range(k):
-                    h[j] = 0.0
-                gap = 0.0
-                r_sq = 0.0
-            for j in range(k):
-                H[i, j] = h[j]
-            gaps[i] = gap / x_sq[i] if x_sq[i] > 0.0 else 0.0
-            residual_sq[i] = r_sq
-            sweeps[i] = used
+    args = (G, C, x_sq, H, alpha, tol, max_sweeps, positive, gaps, residual_sq, sweeps)
+    if C.shape[0] <= _CHUNK:
+        _solve_rows(*args, 0, C.shape[0])
+    else:
+        _cd_rows_parallel(*args)

@@ -79,8 +79,13 @@ async def matrix_response(request: Request, path: Path, filename: str, max_value
     return JSONResponse(body)
 
 
-def reject_booleans(rows: Any, field: str = "data") -> None:
-    """JSON `true`/`false` are not numbers, though numpy would take them for 1 and 0."""
+def reject_booleans(rows: Any, field: str = "data", body: bytes | None = None) -> None:
+    """JSON `true`/`false` are not numbers, though numpy would take them for 1 and 0.
+
+    With the raw `body` the element-by-element scan runs only when the text has such a token.
+    """
+    if body is not None and b"true" not in body and b"false" not in body:
+        return
     if isinstance(rows, list) and any(
         isinstance(v, bool) for row in rows if isinstance(row, list) for v in row
     ):

@@ -35,7 +35,7 @@ def _parse_json_upload(body: bytes) -> tuple[Any, dict[str, Any]]:
     except (UnicodeDecodeError, json.JSONDecodeError):
         document = None
     if isinstance(document, dict):
-        reject_booleans(document.get("data"))
+        reject_booleans(document.get("data"), body=body)
     return parse_json_matrix_body(body)
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 from ..domain import jobs
 from ..schemas.common import EXAMPLE_JOB_ID, EXAMPLE_MODEL_ID, MatrixPublic
 from ..schemas.jobs import JobCreate, JobPublic, JobsPublic
-from ..store.records import JobState
+from ..store.records import JobRecord, JobState
 from .content import matrix_response
 from .deps import State, Tenant
 from .events import job_events, parse_last_event_id
@@ -56,9 +56,19 @@ _SSE_EXAMPLE = (
 )
 
 
+def job_response(
+    job: JobRecord, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """A job as JSON, serialised once: FastAPI would validate the JobPublic built from our own
+    record a second time against its response model (submission is the busiest route)."""
+    body = JobPublic.of(job).model_dump_json(by_alias=True)
+    return Response(body, status_code, headers, media_type="application/json")
+
+
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobPublic,
     summary="Submit a fit",
     responses={
         202: {
@@ -76,20 +86,19 @@ _SSE_EXAMPLE = (
 )
 async def create_job(
     spec: JobCreate,
-    response: Response,
     state: State,
     tenant: Tenant,
     idempotency_key: Annotated[
         str | None,
         Header(max_length=200, description="same key and body → the same job, once"),
     ] = None,
-) -> JobPublic:
+) -> Response:
     """Queue a fit of `dataset_id` (or of the inline `data`) with the given options."""
     job, replayed = await jobs.create(state, tenant, spec, idempotency_key)
-    response.headers["Location"] = f"/v1/jobs/{job.id}"
+    headers = {"Location": f"/v1/jobs/{job.id}"}
     if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return JobPublic.of(job)
+        headers["Idempotent-Replayed"] = "true"
+    return job_response(job, status.HTTP_202_ACCEPTED, headers)
 
 
 @router.get("", summary="List jobs", responses=problems(422))

@@ -113,7 +113,7 @@ async def encode_with_model(
         if not isinstance(document, dict) or "data" not in document:
             raise InvalidInput('JSON body must be an object with a "data" matrix')
         data = document.pop("data")
-        reject_booleans(data)
+        reject_booleans(data, body=body)
         options = _parse_options(document)
         X = (
             matrix_from_json(data)

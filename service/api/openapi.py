@@ -12,10 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 
 from ..schemas.common import MatrixUpload, Problem
 from ..schemas.models import EncodeRequest
+from .deps import SECURITY_SCHEME, SECURITY_SCHEME_NAME, current_tenant
 from .responses import problem_response
 
 DESCRIPTION = """\
@@ -38,6 +41,23 @@ TAGS = [
 ]
 
 _FASTAPI_422 = {"HTTPValidationError", "ValidationError"}
+
+
+def _needs_key(dependant: Dependant) -> bool:
+    return any(d.call is current_tenant or _needs_key(d) for d in dependant.dependencies)
+
+
+def _add_security(schema: dict[str, Any]) -> None:
+    """The bearer scheme on every operation whose route depends on `current_tenant`."""
+    from . import routers  # the routers as declared (app.routes nests them)
+
+    schema["components"].setdefault("securitySchemes", {})[SECURITY_SCHEME_NAME] = SECURITY_SCHEME
+    routes = [route for router in routers for route in router.routes]
+    for route in routes:
+        if isinstance(route, APIRoute) and route.include_in_schema and _needs_key(route.dependant):
+            operations = schema["paths"][route.path_format]
+            for method in route.methods or ():
+                operations[method.lower()]["security"] = [{SECURITY_SCHEME_NAME: []}]
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:
@@ -63,6 +83,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 responses["422"] = problem_response(422)
     for name in _FASTAPI_422:
         components.pop(name, None)
+    _add_security(schema)
     return schema
 
 

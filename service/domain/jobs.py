@@ -131,7 +131,7 @@ async def create(
     """Queue a job (durably: on disk before this returns); (job, replayed) where replayed is
     true when `key` already named the same request."""
     await check_spec(state, spec)
-    digest = request_hash(spec)
+    digest = request_hash(spec) if key is not None else ""  # compared only under a key
     inline: DatasetRecord | None = None
     if spec.data is not None:
         X = await anyio.to_thread.run_sync(matrix_from_json, spec.data)

@@ -81,6 +81,16 @@ def _encode(
     return Encoded(codes, value if math.isfinite(value) else None)
 
 
+# Encodes that cost less than about this many multiply-adds (G = W Wᵀ and C = X Wᵀ) run on the
+# event loop: well under a millisecond, less than the hop to a worker thread and back costs.
+INLINE_ENCODE_WORK = 4_000_000
+
+
+def _is_small(X: np.ndarray, W: np.ndarray) -> bool:
+    k, p = W.shape
+    return (X.shape[0] + k) * k * p <= INLINE_ENCODE_WORK
+
+
 async def encode(
     state: AppState,
     model: ModelRecord,
@@ -107,6 +117,8 @@ async def encode(
     a = model.alpha if alpha is None else alpha
     pos = model.positive_codes if positive is None else positive
     try:
+        if _is_small(X, W):
+            return _encode(X, W, a, code_solver, pos)
         return await anyio.to_thread.run_sync(_encode, X, W, a, code_solver, pos)
     except solvers.InvalidInputError as exc:
         raise InvalidInput(str(exc)) from exc

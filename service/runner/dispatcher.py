@@ -1,10 +1,14 @@
 """The API process's side of execution: send queued jobs to Dask, notice runs that are lost.
 
-The database is the queue. The dispatcher loop wakes when a job is created (or every
-`dispatch_interval_s`), submits every queued job it is not already running, and watches each
-Dask future. A run is lost when its future ends while the job is still active (the worker
-process died, or the task could not claim the job) or when its heartbeat is older than
-`stale_after_s`; a lost job is requeued, and failed once it has used `max_attempts` runs.
+The database is the queue. The dispatcher loop wakes when a job is created or a run ends (or
+every `dispatch_interval_s`) and hands queued jobs, oldest first, to Dask while fewer than
+`SLOTS_PER_THREAD` runs per worker thread are there; it watches each Dask future. The rest wait
+in the database: a burst of submissions costs the scheduler nothing until workers free up, and
+a cancelled job that never reached Dask needs nothing done there.
+
+A run is lost when its future ends while the job is still active (the worker process died, or
+the task could not claim the job) or when its heartbeat is older than `stale_after_s`; a lost
+job is requeued, and failed once it has used `max_attempts` runs.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ from .cluster import Cluster
 from .task import run_job
 
 log = logging.getLogger("service.runner")
+
+SLOTS_PER_THREAD = 2
+"""Runs handed to Dask per worker thread: one running, one ready to start the moment it ends."""
 
 
 def _probe_backends() -> list[dict[str, Any]]:
@@ -60,6 +67,8 @@ class Dispatcher:
         self._watchers: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._pending: dict[str, JobRecord] = {}
+        # True when queued jobs older than the notified ones may be waiting in the database
+        self._backlog = True
         self._loop_task: asyncio.Task[None] | None = None
         self._backends: tuple[frozenset[str], dict[str, list[dict[str, Any]]]] | None = None
 
@@ -122,23 +131,48 @@ class Dispatcher:
                 waiter.cancel()
             self._wake.clear()
 
-    async def _submit_pending(self) -> None:
-        pending, self._pending = self._pending, {}
-        for job in pending.values():
-            if job.id not in self.futures:
-                await self._submit(job)
+    def free_slots(self) -> int:
+        """How many more runs Dask should be given now (0 without workers)."""
+        threads = int(self.cluster.client.scheduler_info(n_workers=0).get("total_threads", 0))
+        return SLOTS_PER_THREAD * threads - len(self.futures)
 
-    async def scan(self) -> None:
-        """The full pass: give up on stale runs, submit every queued job not yet submitted."""
-        await self._reap_stale()
+    async def _submit_pending(self) -> None:
+        """Hand the jobs created since the last pass to Dask, as far as slots allow; straight
+        from their records unless older queued jobs wait, which then go first."""
+        free = self.free_slots()
+        if free <= 0:
+            if self._pending:
+                self._backlog = True  # they wait in the database
+                self._pending = {}
+            return
+        if self._backlog:
+            self._pending = {}
+            await self._fill_from_queue(free)
+            return
+        pending = [job for job in self._pending.values() if job.id not in self.futures]
+        self._pending = {}
+        for job in pending[:free]:
+            await self._submit(job)
+        self._backlog = len(pending) > free
+
+    async def _fill_from_queue(self, free: int) -> int:
+        """Submit the oldest `free` queued jobs not in Dask; returns how many are queued."""
         queued = await self.db.read(lambda s: JobRepository(s).ids_in_state(JobState.queued))
         missing = [job_id for job_id in queued if job_id not in self.futures]
-        if missing:  # whole records only of the jobs not submitted yet (usually none)
-            jobs = await self.db.read(self._queued_records, missing)
-            for job in jobs:
+        chosen = missing[: max(free, 0)]
+        if chosen:  # whole records only of the jobs to submit
+            for job in await self.db.read(self._queued_records, chosen):
                 if job.id not in self.futures:
                     await self._submit(job)
-        self.metrics.queue_length.set(len(queued))
+        self._backlog = len(missing) > len(chosen)
+        return len(queued)
+
+    async def scan(self) -> None:
+        """The full pass: give up on stale runs, fill the free slots from the queue."""
+        await self._reap_stale()
+        self._pending = {}
+        queued = await self._fill_from_queue(self.free_slots())
+        self.metrics.queue_length.set(queued)
 
     @staticmethod
     def _queued_records(session: Session, job_ids: list[str]) -> list[JobRecord]:

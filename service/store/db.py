@@ -159,6 +159,8 @@ def _abandon(conn: sqlite3.Connection) -> None:
 
 
 _MAX_BATCH = 256
+# How often the API process's checkpointer folds the WAL back into the database file.
+CHECKPOINT_INTERVAL_S = 1.0
 
 
 class Database:
@@ -171,6 +173,10 @@ class Database:
     after the COMMIT, which is the one fsync of the whole group. A 202 still means "on disk";
     under load it costs one fsync per group instead of one per request. A read issued after a
     write returned sees that write.
+
+    WAL checkpoints (copying the log back into the database file, with fsyncs of both) run on
+    a third thread every `CHECKPOINT_INTERVAL_S`, not in the writer: SQLite's automatic one
+    would run in whichever commit crosses 1000 pages and hold up every request of its group.
     """
 
     def __init__(self, path: Path, synchronous: str = "FULL") -> None:
@@ -180,6 +186,7 @@ class Database:
         self._read_conn: sqlite3.Connection | None = None
         self._queues: list[queue.SimpleQueue[_Call | None]] = []  # [reader, writer]
         self._threads: list[threading.Thread] = []
+        self._stop_checkpoints = threading.Event()
 
     def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -196,8 +203,16 @@ class Database:
             thread.start()
             self._queues.append(calls)
             self._threads.append(thread)
+        self._conn.execute("PRAGMA wal_autocheckpoint=0")  # see _checkpoints
+        self._stop_checkpoints.clear()
+        checkpointer = threading.Thread(
+            target=self._checkpoints, name="sqlite-checkpoint", daemon=True
+        )
+        checkpointer.start()
+        self._threads.append(checkpointer)
 
     def close(self) -> None:
+        self._stop_checkpoints.set()
         for calls in self._queues:
             calls.put(None)
         for thread in self._threads:
@@ -216,7 +231,20 @@ class Database:
         with transaction(self._conn, write) as session:
             yield session
 
-    # -- the database thread ----------------------------------------------------------------
+    # -- the database threads ---------------------------------------------------------------
+
+    def _checkpoints(self) -> None:
+        """PASSIVE checkpoints on a connection of their own: they copy what no reader still
+        needs and never block the writer, which goes on appending to the log meanwhile."""
+        conn = connect(self.path, self.synchronous)
+        try:
+            while not self._stop_checkpoints.wait(CHECKPOINT_INTERVAL_S):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error:  # busy or the like: the next round tries again
+                    pass
+        finally:
+            conn.close()
 
     def _serve(self, conn: sqlite3.Connection, calls: queue.SimpleQueue[_Call | None]) -> None:
         stopping = False
