@@ -155,23 +155,29 @@ class Dispatcher:
             await self._submit(job)
         self._backlog = len(pending) > free
 
-    async def _fill_from_queue(self, free: int) -> int:
-        """Submit the oldest `free` queued jobs not in Dask; returns how many are queued."""
-        queued = await self.db.read(lambda s: JobRepository(s).ids_in_state(JobState.queued))
+    async def _fill_from_queue(self, free: int) -> None:
+        """Submit the oldest `free` queued jobs not in Dask yet."""
+        free = max(free, 0)
+        # Those already handed to Dask may still be queued (not started): look past them, but
+        # no further than that, so that a long queue costs nothing here.
+        window = free + len(self.futures) + 1
+        queued = await self.db.read(
+            lambda s: JobRepository(s).ids_in_state(JobState.queued, window)
+        )
         missing = [job_id for job_id in queued if job_id not in self.futures]
-        chosen = missing[: max(free, 0)]
+        chosen = missing[:free]
         if chosen:  # whole records only of the jobs to submit
             for job in await self.db.read(self._queued_records, chosen):
                 if job.id not in self.futures:
                     await self._submit(job)
         self._backlog = len(missing) > len(chosen)
-        return len(queued)
 
     async def scan(self) -> None:
         """The full pass: give up on stale runs, fill the free slots from the queue."""
         await self._reap_stale()
         self._pending = {}
-        queued = await self._fill_from_queue(self.free_slots())
+        await self._fill_from_queue(self.free_slots())
+        queued = await self.db.read(lambda s: JobRepository(s).count_in_state(JobState.queued))
         self.metrics.queue_length.set(queued)
 
     @staticmethod

@@ -80,11 +80,16 @@ class JobRepository:
         counts.update({row[0]: int(row[1]) for row in rows})
         return counts
 
-    def ids_in_state(self, state: JobState) -> list[str]:
+    def ids_in_state(self, state: JobState, limit: int = -1) -> list[str]:
+        """Ids of the jobs in `state`, oldest first; the first `limit` (-1: all)."""
         rows = self.s.execute(
-            "SELECT id FROM jobs WHERE state = ? ORDER BY created_at", (state,)
+            "SELECT id FROM jobs WHERE state = ? ORDER BY created_at LIMIT ?", (state, limit)
         ).fetchall()
         return [row[0] for row in rows]
+
+    def count_in_state(self, state: JobState) -> int:
+        row = self.s.execute("SELECT count(*) FROM jobs WHERE state = ?", (state,)).fetchone()
+        return int(row[0])
 
     def queued(self) -> list[JobRecord]:
         rows = self.s.execute(
