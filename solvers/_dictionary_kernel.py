@@ -6,7 +6,7 @@ One pass of block coordinate descent over atoms (Mairal et al. 2009, Algorithm 2
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -48,17 +48,17 @@ def bcd_pass(A, B, W, used, ridge, positive, constrained):  # pragma: no cover -
     return np.sqrt(change)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def accumulate_statistics(A, B, H, X, sign):  # pragma: no cover - compiled
-    """A += sign·HᵀH and B += sign·HᵀX, touching only the non-zeros of each row of H.
+# Rows per chunk of the parallel statistics kernels; fixed, so that the order of the sums (and
+# the result to the last bit) does not depend on the number of threads.
+_STAT_CHUNK = 256
 
-    A (k, k) and B (k, p) float64, H (m, k), X (m, p). Codes are sparse (a handful of non-zeros
-    out of k), so this costs O(m·(nnz² + nnz·p)) instead of the dense O(m·k·(k + p)).
-    """
-    m, k = H.shape
+
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def _add_rows(A, B, H, X, sign, first, stop, support):  # pragma: no cover - compiled
+    """A += sign·H[r]ᵀH[r], B += sign·H[r]ᵀX[r] for rows r in first..stop-1, over non-zeros."""
+    k = H.shape[1]
     p = X.shape[1]
-    support = np.empty(k, dtype=np.int64)
-    for i in range(m):
+    for i in range(first, stop):
         n_support = 0
         for j in range(k):
             if H[i, j] != 0.0:
@@ -71,3 +71,30 @@ def accumulate_statistics(A, B, H, X, sign):  # pragma: no cover - compiled
                 A[ja, support[b]] += value * np.float64(H[i, support[b]])
             for f in range(p):
                 B[ja, f] += value * np.float64(X[i, f])
+
+
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def accumulate_statistics(A, B, H, X, sign, H_old, sign_old):  # pragma: no cover - compiled
+    """A += sign·HᵀH + sign_old·H_oldᵀH_old and B += sign·HᵀX + sign_old·H_oldᵀX, touching
+    only the non-zeros of each row (H_old may have 0 rows: no second term).
+
+    A (k, k) and B (k, p) float64, H and H_old (m, k), X (m, p). Codes are sparse (a handful
+    of non-zeros out of k), so this costs O(m·(nnz² + nnz·p)) instead of the dense
+    O(m·k·(k + p)). Chunks of rows run in parallel into chunk-local sums, added in order.
+    """
+    m, k = H.shape
+    p = X.shape[1]
+    n_chunks = (m + _STAT_CHUNK - 1) // _STAT_CHUNK
+    local_A = np.zeros((n_chunks, k, k))
+    local_B = np.zeros((n_chunks, k, p))
+    two_terms = H_old.shape[0] == m
+    for chunk in prange(n_chunks):
+        support = np.empty(k, dtype=np.int64)
+        first = chunk * _STAT_CHUNK
+        stop = min(m, first + _STAT_CHUNK)
+        _add_rows(local_A[chunk], local_B[chunk], H, X, sign, first, stop, support)
+        if two_terms:
+            _add_rows(local_A[chunk], local_B[chunk], H_old, X, sign_old, first, stop, support)
+    for chunk in range(n_chunks):
+        A += local_A[chunk]
+        B += local_B[chunk]

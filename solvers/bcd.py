@@ -421,8 +421,7 @@ def _online_step(
         # batch statistics of the latest codes, with nothing stale averaged in.
         new = Hb.astype(xp.float32)
         state.codes[index] = new
-        add_statistics(backend, state.sum_A, state.sum_B, warm, Xb, -1.0)
-        add_statistics(backend, state.sum_A, state.sum_B, new, Xb, 1.0)
+        add_statistics(backend, state.sum_A, state.sum_B, new, Xb, 1.0, H_old=warm)
     if not exact or state.epoch == 0:
         # Mairal's forgetting averages: during the first pass they forget the codes of the
         # early, poor dictionaries, which the exact sums cannot do until samples come back.

@@ -86,19 +86,34 @@ def _passes_compiled(A, B, W, used, ridge, positive, constrained, n_passes, tol)
     return W
 
 
-def add_statistics(backend: Backend, A: Any, B: Any, H: Any, X: Any, sign: float = 1.0) -> None:
+def add_statistics(
+    backend: Backend,
+    A: Any,
+    B: Any,
+    H: Any,
+    X: Any,
+    sign: float = 1.0,
+    H_old: Any = None,
+) -> None:
     """A += sign·HᵀH, B += sign·HᵀX in place; A (k, k), B (k, p) float64, H (m, k), X (m, p).
 
-    On the CPU a compiled loop over the non-zeros of H (codes are sparse); on a GPU dense
-    matrix products, which is what the device is fast at.
+    With H_old (m, k), the codes H replace H_old in the sums: A, B also lose H_oldᵀH_old and
+    H_oldᵀX (one pass over X for both). On the CPU a compiled loop over the non-zeros of H
+    (codes are sparse); on a GPU dense matrix products, which is what the device is fast at.
     """
     if not backend.is_gpu:
-        accumulate_statistics(A, B, np.ascontiguousarray(H), np.ascontiguousarray(X), sign)
+        old = np.zeros((0, H.shape[1])) if H_old is None else np.ascontiguousarray(H_old)
+        accumulate_statistics(
+            A, B, np.ascontiguousarray(H), np.ascontiguousarray(X), sign, old, -sign
+        )
         return
     xp = backend.xp
-    H64 = H.astype(xp.float64)
-    A += sign * (H64.T @ H64)
-    B += sign * (H64.T @ X.astype(xp.float64))
+    X64 = X.astype(xp.float64)
+    for codes, factor in ((H, sign), (H_old, -sign)):
+        if codes is not None:
+            H64 = codes.astype(xp.float64)
+            A += factor * (H64.T @ H64)
+            B += factor * (H64.T @ X64)
 
 
 def dead_atoms(A: Any, xp: Any) -> Any:
