@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     )
     max_attempts: int = Field(default=3, ge=1, description="runs of a job before it is failed")
     dispatch_interval_s: float = Field(default=0.5, gt=0)
+    access_log: bool = Field(
+        default=False,
+        description="log every request (uvicorn's access log); a tenth of a small request's "
+        "CPU, so off unless asked for — a proxy in front usually keeps that log",
+    )
 
     @field_validator("host")
     @classmethod
