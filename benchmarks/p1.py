@@ -166,7 +166,7 @@ def main() -> None:
             X,
             lambda budget, b=b: run_ours(X, W0, budget, mode="online", batch_size=b),
         )
-        for b in (256, 512)
+        for b in (512, 1024)
     }
     print("this project, batch:")
     batch = curve(

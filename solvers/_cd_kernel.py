@@ -179,10 +179,11 @@ def _solve_rows(
                 if was_zero != (h[j] == 0.0):
                     changed += 1
             used += 1
-            gap, r_sq = _row_gap(h, q, c, x_sq[i], alpha, positive)
             # Newton once the support has settled: on a support still in motion it would
-            # mostly factorise matrices that the next pass makes obsolete.
-            if gap <= target or changed > _NEWTON_MAX_CHANGES or not newton:
+            # mostly factorise matrices that the next pass makes obsolete. A pass that settled
+            # it rarely reaches the gap alone, so its gap is not computed before the step.
+            if changed > _NEWTON_MAX_CHANGES or not newton:
+                gap, r_sq = _row_gap(h, q, c, x_sq[i], alpha, positive)
                 continue
             n_active = 0
             for j in range(k):
@@ -190,6 +191,7 @@ def _solve_rows(
                     active[n_active] = j
                     n_active += 1
             if n_active == 0:
+                gap, r_sq = _row_gap(h, q, c, x_sq[i], alpha, positive)
                 continue
             # A singular support (duplicate atoms) leaves this row to plain coordinate descent.
             newton = _newton_step(h, c, G, alpha, active, n_active, L, rhs)
