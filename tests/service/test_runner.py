@@ -3,6 +3,8 @@ heartbeat, jobs left running by a previous server, attempts that run out, clean 
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 
 import httpx
@@ -110,3 +112,51 @@ async def test_clean_shutdown_requeues_running_job_without_counting(
         db.close()
     assert record is not None and record.state == "queued" and record.attempts == 0
     assert record.error is not None and "shutdown" in record.error
+
+
+async def test_dask_gets_two_runs_per_worker_thread_oldest_first(
+    tmp_path: Path, dask_scheduler: str
+) -> None:
+    """The database is the queue: with 2 worker threads, Dask holds the 4 oldest jobs; a run
+    that ends makes room for the next oldest; nothing else reaches the scheduler."""
+    app = create_app(make_settings(tmp_path, dask_scheduler))
+    async with app.router.lifespan_context(app):
+        dispatcher = app.state.service.dispatcher
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t", headers=auth(ALICE_KEY)
+        )
+        async with client:
+            dataset_id = await upload(client, matrix(2000, 64))
+            jobs = [
+                (await submit(client, dataset_id=dataset_id, **LONG_FIT))["id"] for _ in range(7)
+            ]
+            await wait_for(client, jobs[0], {"running"})
+            await wait_for(client, jobs[1], {"running"})
+            assert set(dispatcher.futures) == set(jobs[:4])
+            for job_id in jobs[4:]:
+                assert (await client.get(f"/v1/jobs/{job_id}")).json()["state"] == "queued"
+            await client.post(f"/v1/jobs/{jobs[0]}/cancel")
+            await wait_for(client, jobs[0], {"cancelled"})
+            deadline = time.monotonic() + 30
+            while jobs[4] not in dispatcher.futures:
+                assert time.monotonic() < deadline, list(dispatcher.futures)
+                await asyncio.sleep(0.1)
+            assert set(dispatcher.futures) == set(jobs[1:5])
+            for job_id in jobs[1:]:
+                await client.post(f"/v1/jobs/{job_id}/cancel")
+            for job_id in jobs[1:]:
+                await wait_for(client, job_id, {"cancelled"})
+
+
+async def test_no_worker_no_run_handed_to_dask(tmp_path: Path, idle_scheduler: str) -> None:
+    app = create_app(make_settings(tmp_path, idle_scheduler))
+    async with app.router.lifespan_context(app):
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t", headers=auth(ALICE_KEY)
+        )
+        async with client:
+            dataset_id = await upload(client, matrix(50, 8))
+            for _ in range(3):
+                await submit(client, dataset_id=dataset_id, n_components=4, max_iter=5)
+            await app.state.service.dispatcher.scan()
+            assert app.state.service.dispatcher.futures == {}

@@ -178,3 +178,13 @@ def test_code_solver_resolution(backend):
     if backend.is_gpu:
         with pytest.raises(ValueError, match="CPU only"):
             resolve_code_solver("cd", backend)
+
+
+def test_cd_rows_alone_or_among_many_get_the_same_codes(problem):
+    """Up to one chunk of rows runs on the calling thread, more run in parallel chunks: each
+    row's computation is the same either way, to the last bit."""
+    X, W = problem
+    many = solve_codes(NUMPY, X, W, ALPHA, solver="cd", tol=TIGHT, max_iter=100_000)
+    few = solve_codes(NUMPY, X[:40], W, ALPHA, solver="cd", tol=TIGHT, max_iter=100_000)
+    np.testing.assert_array_equal(few.codes, many.codes[:40])
+    np.testing.assert_array_equal(few.gaps, many.gaps[:40])

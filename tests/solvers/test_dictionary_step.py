@@ -7,7 +7,7 @@ import pytest
 
 import solvers
 from solvers.backends import NUMPY
-from solvers.dictionary import dead_atoms, reseed_atoms, update_dictionary
+from solvers.dictionary import add_statistics, dead_atoms, reseed_atoms, update_dictionary
 
 
 def f(A: np.ndarray, B: np.ndarray, W: np.ndarray, penalty: float | None = None) -> float:
@@ -201,3 +201,24 @@ def test_dictionary_step_on_device_arrays(backend, dtype):
     np.testing.assert_allclose(
         backend.to_numpy(decayed), np.linalg.solve(A + 0.5 * np.eye(6), B), rtol=rtol, atol=rtol
     )
+
+
+@pytest.mark.parametrize("n", [7, 600])
+def test_statistics_replace_old_codes_by_new_ones_in_one_pass(n):
+    """add_statistics(H, H_old=…) = A + HᵀH − H_oldᵀH_old, B + HᵀX − H_oldᵀX, whether the rows
+    fit one chunk or several (600 rows: three parallel chunks)."""
+    rng = np.random.default_rng(n)
+    k, p = 9, 5
+    H = rng.standard_normal((n, k)) * (rng.random((n, k)) < 0.3)
+    H_old = (rng.standard_normal((n, k)) * (rng.random((n, k)) < 0.3)).astype(np.float32)
+    X = rng.standard_normal((n, p))
+    A0, B0 = rng.standard_normal((k, k)), rng.standard_normal((k, p))
+    A, B = A0.copy(), B0.copy()
+    add_statistics(NUMPY, A, B, H, X, 1.0, H_old=H_old)
+    old = H_old.astype(np.float64)
+    np.testing.assert_allclose(A, A0 + H.T @ H - old.T @ old, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(B, B0 + H.T @ X - old.T @ X, rtol=1e-12, atol=1e-12)
+    A, B = A0.copy(), B0.copy()
+    add_statistics(NUMPY, A, B, H, X, 0.5)
+    np.testing.assert_allclose(A, A0 + 0.5 * H.T @ H, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(B, B0 + 0.5 * H.T @ X, rtol=1e-12, atol=1e-12)
