@@ -5,13 +5,15 @@
 
 Without --url it starts `python -m service.serve` on a free port over a temporary data
 directory (SQLite synchronous=FULL, the default; 2 embedded worker processes) and stops it at
-the end. Client, API and workers share this machine's cores. It prints:
-  1. `.npy` upload throughput (MB/s) and the peak RSS of the API process during the upload;
+the end. Requests go through `benchmarks.http_load`, a lean keep-alive client (httpx used more
+CPU per request than the API it measured). Client, API and workers share this machine's cores.
+It prints:
+  1. `.npy` upload throughput (MB/s, sent with sendfile) and the API's peak RSS meanwhile;
   2. job submission latency p50/p99 with 32 concurrent clients (closed loop), twice:
-     a. on the normal server, where every accepted job is dispatched at once and runs on the
-        two workers *during* the measurement (API and fits compete for the cores);
+     a. on the normal server, whose two workers run the accepted jobs *during* the
+        measurement (API and fits compete for the cores);
      b. on a second server whose Dask scheduler has no worker, so jobs stay queued: the API
-        alone (validation, durable commit, dispatch to the scheduler) — skipped with --url;
+        alone (validation, durable group commit, dispatch) — skipped with --url;
   3. encode of 16 rows with a k = 128 dictionary at 100 requests/s (open loop, latency counted
      from each request's due time), `.npy` and JSON bodies, on an idle cluster.
 Each phase also reports the API process's CPU time per request and its peak RSS.
