@@ -15,7 +15,8 @@ It prints:
      b. on a second server whose Dask scheduler has no worker, so jobs stay queued: the API
         alone (validation, durable group commit, dispatch) — skipped with --url;
   3. encode of 16 rows with a k = 128 dictionary at 100 requests/s (open loop, latency counted
-     from each request's due time), `.npy` and JSON bodies, on an idle cluster.
+     from each request's due time), `.npy` and JSON bodies, on an idle cluster;
+  4. submission as in 2a while two long fits keep both workers busy (the new jobs queue).
 Each phase also reports the API process's CPU time per request and its peak RSS.
 """
 
@@ -232,6 +233,33 @@ async def _paced(
     assert reply.status == 200, reply.body
 
 
+async def submission_beside_long_fits(
+    client: httpx.AsyncClient, url: str, auth: dict[str, str], pid: int | None, per_client: int
+) -> None:
+    """Phase 2 again while two long fits (20,000 × 64, k = 256, online) keep both workers busy,
+    as a burst of real jobs would: the two run, the 640 new ones stay queued."""
+    X = np.random.default_rng(3).standard_normal((20_000, 64))
+    buffer = io.BytesIO()
+    np.save(buffer, X)
+    r = await client.post("/v1/datasets", content=buffer.getvalue(), headers={"Content-Type": NPY})
+    spec = {"dataset_id": r.json()["id"], "n_components": 256, "max_iter": 10_000, "tol": 0.0}
+    spec["mode"] = "online"
+    long_jobs = [(await client.post("/v1/jobs", json=spec)).json()["id"] for _ in range(2)]
+    while True:
+        states = [(await client.get(f"/v1/jobs/{j}")).json()["state"] for j in long_jobs]
+        if states == ["running", "running"]:
+            break
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1.0)  # past the fits' start-up
+    label = "while 2 long fits keep both workers busy"
+    await submission_latency(client, url, auth, pid, per_client, label)
+    queued = (await client.get("/v1/jobs", params={"status": "queued", "limit": 100})).json()
+    for job_id in long_jobs + [job["id"] for job in queued["data"]]:
+        await client.post(f"/v1/jobs/{job_id}/cancel")
+    # the rest of the queue (beyond the first page) runs quickly: tiny fits
+    await drain(client)
+
+
 async def drain(client: httpx.AsyncClient) -> None:
     """Wait until no job is queued or running, so that phases do not overlap."""
     while True:
@@ -329,6 +357,7 @@ async def main() -> None:
             ran = time.perf_counter() - t0
             print(f"  (the {32 * args.jobs_per_client} jobs then ran to the end in {ran:.0f} s)")
             await encode_latency(client, url, headers, pid, args.encode_seconds)
+            await submission_beside_long_fits(client, url, headers, pid, args.jobs_per_client)
         if process is not None:
             process.terminate()
             process.wait(60)
