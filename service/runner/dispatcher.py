@@ -133,8 +133,12 @@ class Dispatcher:
 
     def free_slots(self) -> int:
         """How many more runs Dask should be given now (0 without workers)."""
-        threads = int(self.cluster.client.scheduler_info(n_workers=0).get("total_threads", 0))
-        return SLOTS_PER_THREAD * threads - len(self.futures)
+        # An asynchronous client's cached identity of the scheduler (refreshed every 2 s).
+        info = self.cluster.client.scheduler_info(n_workers=0)
+        threads = info.get("total_threads")
+        if threads is None:  # a scheduler that reports no total: count per worker
+            threads = sum(w.get("nthreads", 1) for w in info.get("workers", {}).values())
+        return SLOTS_PER_THREAD * int(threads) - len(self.futures)
 
     async def _submit_pending(self) -> None:
         """Hand the jobs created since the last pass to Dask, as far as slots allow; straight
