@@ -7,7 +7,7 @@ moves it. The row stops as soon as its duality gap, computed in float64 from q i
 tol·‖x‖².
 
 Coordinate descent alone crawls when atoms are correlated (natural-image dictionaries are), so
-each full pass, which finds the support and signs, is followed by a Newton step on that support:
+a full pass that leaves the support and signs unchanged is followed by a Newton step on them:
 h_A = G_AA⁻¹ (c_A − α s_A), the exact lasso solution if the support and signs are right (as in
 LARS and homotopy methods). If some sign would flip, the step stops at the first coordinate that
 reaches zero; along that segment the objective only decreases, so every round is a descent.
@@ -158,6 +158,13 @@ def _solve_rows(
     L = np.empty((k, k))
     rhs = np.empty(k)
     for i in range(first, stop):
+        if x_sq[i] <= 0.0:  # x = 0: h = 0 is the solution, whatever the warm start says
+            for j in range(k):
+                H[i, j] = 0.0
+            gaps[i] = 0.0
+            residual_sq[i] = 0.0
+            sweeps[i] = 0
+            continue
         for j in range(k):
             h[j] = H[i, j]
             c[j] = C[i, j]
@@ -197,14 +204,9 @@ def _solve_rows(
             newton = _newton_step(h, c, G, alpha, active, n_active, L, rhs)
             _refresh(h, q, c, G)
             gap, r_sq = _row_gap(h, q, c, x_sq[i], alpha, positive)
-        if x_sq[i] <= 0.0:
-            for j in range(k):
-                h[j] = 0.0
-            gap = 0.0
-            r_sq = 0.0
         for j in range(k):
             H[i, j] = h[j]
-        gaps[i] = gap / x_sq[i] if x_sq[i] > 0.0 else 0.0
+        gaps[i] = gap / x_sq[i]
         residual_sq[i] = r_sq
         sweeps[i] = used
 

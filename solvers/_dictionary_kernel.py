@@ -48,9 +48,11 @@ def bcd_pass(A, B, W, used, ridge, positive, constrained):  # pragma: no cover -
     return np.sqrt(change)
 
 
-# Rows per chunk of the parallel statistics kernels; fixed, so that the order of the sums (and
-# the result to the last bit) does not depend on the number of threads.
+# Rows per chunk of the parallel statistics kernel, and at most this many chunk-local sums
+# (contiguous runs of chunks): fixed, so that the order of the sums (and the result to the last
+# bit) depends neither on the number of threads nor, for the memory, on the number of rows.
 _STAT_CHUNK = 256
+_STAT_SLOTS = 16
 
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
@@ -80,21 +82,24 @@ def accumulate_statistics(A, B, H, X, sign, H_old, sign_old):  # pragma: no cove
 
     A (k, k) and B (k, p) float64, H and H_old (m, k), X (m, p). Codes are sparse (a handful
     of non-zeros out of k), so this costs O(m·(nnz² + nnz·p)) instead of the dense
-    O(m·k·(k + p)). Chunks of rows run in parallel into chunk-local sums, added in order.
+    O(m·k·(k + p)). Runs of rows go in parallel into at most _STAT_SLOTS local sums,
+    added in order.
     """
     m, k = H.shape
     p = X.shape[1]
     n_chunks = (m + _STAT_CHUNK - 1) // _STAT_CHUNK
-    local_A = np.zeros((n_chunks, k, k))
-    local_B = np.zeros((n_chunks, k, p))
+    n_slots = min(n_chunks, _STAT_SLOTS)
+    rows_per_slot = ((n_chunks + n_slots - 1) // max(n_slots, 1)) * _STAT_CHUNK
+    local_A = np.zeros((n_slots, k, k))
+    local_B = np.zeros((n_slots, k, p))
     two_terms = H_old.shape[0] == m
-    for chunk in prange(n_chunks):
+    for slot in prange(n_slots):
         support = np.empty(k, dtype=np.int64)
-        first = chunk * _STAT_CHUNK
-        stop = min(m, first + _STAT_CHUNK)
-        _add_rows(local_A[chunk], local_B[chunk], H, X, sign, first, stop, support)
+        first = slot * rows_per_slot
+        stop = min(m, first + rows_per_slot)
+        _add_rows(local_A[slot], local_B[slot], H, X, sign, first, stop, support)
         if two_terms:
-            _add_rows(local_A[chunk], local_B[chunk], H_old, X, sign_old, first, stop, support)
-    for chunk in range(n_chunks):
-        A += local_A[chunk]
-        B += local_B[chunk]
+            _add_rows(local_A[slot], local_B[slot], H_old, X, sign_old, first, stop, support)
+    for slot in range(n_slots):
+        A += local_A[slot]
+        B += local_B[slot]

@@ -64,7 +64,7 @@ def fit(
     with backend.compute_scope():
         if opts.mode == "online":
             return fit_online(problem, W0, rng, return_codes)
-        result = fit_batch(problem, W0, rng)
+        result = fit_batch(problem, W0)
     if not return_codes:
         result.codes = None
     return result

@@ -39,12 +39,6 @@ class Backend:
             return self.xp.asnumpy(a)
         return np.asarray(a)
 
-    def take_rows(self, X: Any, rows: np.ndarray) -> Any:
-        """X[rows] on this backend for host row indices `rows` (X may be a host memory map)."""
-        if self.is_gpu and not isinstance(X, np.ndarray):
-            return X[self.xp.asarray(rows)]
-        return self.asarray(X[rows], X.dtype)
-
     def synchronize(self) -> None:
         if self.is_gpu:
             self.xp.cuda.get_current_stream().synchronize()

@@ -126,7 +126,7 @@ def relative_decrease(previous: float, value: float) -> float:
     return (previous - value) / max(abs(previous), 1e-300)
 
 
-def fit_batch(problem: Problem, W0: np.ndarray, rng: np.random.Generator) -> FitResult:
+def fit_batch(problem: Problem, W0: np.ndarray) -> FitResult:
     """Batch block coordinate descent from the initial dictionary W0 (k, p)."""
     backend, o, xp = problem.backend, problem.options, problem.backend.xp
     X = problem.X
@@ -350,7 +350,8 @@ def fit_online(
         order = rng.permutation(n)
         while state.position < per_epoch:
             rows = np.sort(order[state.position * b : (state.position + 1) * b])
-            _online_step(problem, state, rows, backend.take_rows(X, rows), b)
+            # the one host→device copy of the mini-batch's row indices (on CuPy)
+            _online_step(problem, state, backend.asarray(rows, xp.int64), b)
             state.position += 1
             state.batches += 1
             end_of_epoch = state.position == per_epoch
@@ -393,12 +394,13 @@ def fit_online(
     )
 
 
-def _online_step(
-    problem: Problem, state: OnlineState, rows: np.ndarray, Xb: Any, batch_size: int
-) -> None:
-    """Code the mini-batch Xb (m, p) = X[rows], fold it into A and B, update W and its average."""
+def _online_step(problem: Problem, state: OnlineState, index: Any, batch_size: int) -> None:
+    """Code the mini-batch X[index] (m, p), fold it into A and B, update W and its average.
+
+    `index` (m,) int64 row indices on the backend.
+    """
     backend, o, xp = problem.backend, problem.options, problem.backend.xp
-    index = backend.asarray(rows, xp.int64)  # once per mini-batch (a host→device copy on CuPy)
+    Xb = problem.X[index]
     warm = None if state.codes is None else state.codes[index]
     step = solve_codes(
         backend,
@@ -410,7 +412,7 @@ def _online_step(
         tol=problem.code_tol,
         max_iter=o.code_max_iter,
         positive=o.positive_codes,
-        x_sq=backend.take_rows(problem.x_sq, rows),
+        x_sq=problem.x_sq[index],
     )
     Hb = step.codes
     m = Xb.shape[0]
@@ -483,6 +485,7 @@ def _encode_all(problem: Problem, W: Any) -> np.ndarray:
             tol=problem.code_tol,
             max_iter=o.code_max_iter,
             positive=o.positive_codes,
+            x_sq=problem.x_sq[start : start + ENCODE_CHUNK],
         )
         codes[start : start + ENCODE_CHUNK] = backend.to_numpy(step.codes)
     return codes

@@ -76,13 +76,13 @@ def solve_codes(
     if x_sq is None:
         X64 = xp.asarray(X, dtype=xp.float64)
         x_sq = xp.sum(X64 * X64, axis=1)
-    H = xp.zeros((X.shape[0], W.shape[0]), dtype=dtype) if H0 is None else H0.astype(dtype)
     if solver == "lars":
         return _lars(X, W, alpha, x_sq, positive, tol)
+    H = xp.zeros((X.shape[0], W.shape[0]), dtype=dtype) if H0 is None else H0.astype(dtype)
     if solver == "cd":
-        G = np.asarray(W, dtype=np.float64) @ np.asarray(W, dtype=np.float64).T
-        C = np.asarray(X, dtype=np.float64) @ np.asarray(W, dtype=np.float64).T
-        return _cd(G, C, x_sq, H, alpha, tol, max_iter, positive)
+        W64 = np.asarray(W, dtype=np.float64)
+        C = np.asarray(X, dtype=np.float64) @ W64.T
+        return _cd(W64 @ W64.T, C, x_sq, H, alpha, tol, max_iter, positive)
     if solver == "fista":
         return _fista(backend, X, W, x_sq, H, alpha, tol, max_iter, positive)
     raise ValueError(f"unknown code solver {solver!r}")
@@ -118,11 +118,13 @@ def _fista(backend: Backend, X, W, x_sq, H, alpha, tol, max_iter, positive) -> C
     """
     xp = backend.xp
     dtype = X.dtype
-    W_work = W.astype(dtype, copy=False)
-    G = W_work @ W_work.T
-    C = X @ W_work.T
-    G64 = W.astype(xp.float64) @ W.astype(xp.float64).T
-    C64 = X.astype(xp.float64) @ W.astype(xp.float64).T
+    # The products once, in float64 (the certificates need them so); the iterations use their
+    # working-dtype copies.
+    W64 = W.astype(xp.float64, copy=False)
+    G64 = W64 @ W64.T
+    C64 = X.astype(xp.float64, copy=False) @ W64.T
+    G = G64.astype(dtype, copy=False)
+    C = C64.astype(dtype, copy=False)
     # Lipschitz constant of the smooth part: the largest eigenvalue of G (tiny k × k problem).
     lipschitz = xp.linalg.eigvalsh(G64)[-1]
     lipschitz = xp.maximum(lipschitz, 1e-12)
