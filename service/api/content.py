@@ -10,7 +10,7 @@ import numpy as np
 from fastapi import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
-from ..errors import InvalidArray, NotAcceptable, PayloadTooLarge
+from ..errors import NotAcceptable, PayloadTooLarge
 from .responses import NPY_MEDIA_TYPE
 
 _NPY_TYPES = {NPY_MEDIA_TYPE, "application/octet-stream"}
@@ -77,16 +77,3 @@ async def matrix_response(request: Request, path: Path, filename: str, max_value
         return FileResponse(path, media_type=NPY_MEDIA_TYPE, filename=filename)
     body = await anyio.to_thread.run_sync(_matrix_json, path, max_values)
     return JSONResponse(body)
-
-
-def reject_booleans(rows: Any, field: str = "data", body: bytes | None = None) -> None:
-    """JSON `true`/`false` are not numbers, though numpy would take them for 1 and 0.
-
-    With the raw `body` the element-by-element scan runs only when the text has such a token.
-    """
-    if body is not None and b"true" not in body and b"false" not in body:
-        return
-    if isinstance(rows, list) and any(
-        isinstance(v, bool) for row in rows if isinstance(row, list) for v in row
-    ):
-        raise InvalidArray(f"{field} must contain only numbers, not true or false")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio
 from fastapi import APIRouter, Path, Query, Request, Response, status
@@ -13,7 +12,7 @@ from ..errors import InvalidInput, UnsupportedMediaType
 from ..schemas.common import EXAMPLE_DATASET_ID
 from ..schemas.datasets import DatasetPublic, DatasetsPublic
 from ..store.arrays import parse_json_matrix_body
-from .content import media_type, read_body, reject_booleans
+from .content import media_type, read_body
 from .deps import State, Tenant
 from .responses import NPY_MEDIA_TYPE, location, problems, request_body
 
@@ -27,16 +26,6 @@ Limit = Annotated[int, Query(ge=1, le=100, description="records per page")]
 DatasetId = Annotated[
     str, Path(description="a dataset id, as upload returned it", examples=[EXAMPLE_DATASET_ID])
 ]
-
-
-def _parse_json_upload(body: bytes) -> tuple[Any, dict[str, Any]]:
-    try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        document = None
-    if isinstance(document, dict):
-        reject_booleans(document.get("data"), body=body)
-    return parse_json_matrix_body(body)
 
 
 @router.post(
@@ -69,7 +58,7 @@ async def upload_dataset(
         record = await datasets.upload_npy(state, tenant, request.stream(), name)
     elif kind == "application/json":
         body = await read_body(request, state.settings.max_json_bytes)
-        X, extra = await anyio.to_thread.run_sync(_parse_json_upload, body)
+        X, extra = await anyio.to_thread.run_sync(parse_json_matrix_body, body)
         label = extra.get("name")
         if label is not None and (not isinstance(label, str) or len(label) > MAX_NAME):
             raise InvalidInput(f"name must be a string of at most {MAX_NAME} characters")

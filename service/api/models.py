@@ -14,8 +14,8 @@ from ..domain import models
 from ..errors import InvalidInput, UnsupportedMediaType
 from ..schemas.common import EXAMPLE_MODEL_ID, MatrixPublic
 from ..schemas.models import EncodeOptions, EncodePublic, ModelPublic, ModelsPublic
-from ..store.arrays import matrix_from_json, npy_bytes, npy_from_bytes
-from .content import matrix_response, media_type, read_body, reject_booleans, wants_npy
+from ..store.arrays import matrix_from_json, npy_bytes, npy_from_bytes, reject_booleans
+from .content import matrix_response, media_type, read_body, wants_npy
 from .deps import State, Tenant
 from .responses import NPY_MEDIA_TYPE, npy_or_json, problems, request_body
 

@@ -145,7 +145,7 @@ async def create(
     if replayed and inline is not None:
         state.layout.dataset(inline.id).unlink(missing_ok=True)
     if not replayed:
-        state.require_dispatcher().notify(job)
+        state.require_dispatcher().notify()
     return job, replayed
 
 

@@ -99,7 +99,8 @@ async def encode(
     code_solver: str,
     positive: bool | None,
 ) -> Encoded:
-    """Codes (n_samples, n_components) of X with the model's dictionary, in a worker thread.
+    """Codes (n_samples, n_components) of X with the model's dictionary: on the event loop when
+    small (`INLINE_ENCODE_WORK`), else in a worker thread.
 
     This is one lasso per row with a fixed dictionary (no fit), bounded by
     `encode_max_values`, so it runs in the API process.

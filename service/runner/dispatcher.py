@@ -21,8 +21,6 @@ from typing import Any
 
 from distributed import Future
 
-import solvers
-
 from ..metrics import Metrics
 from ..settings import Settings
 from ..store.db import Database, Session, now
@@ -31,15 +29,12 @@ from ..store.layout import DataLayout
 from ..store.records import JobRecord, JobState
 from .cluster import Cluster
 from .task import run_job
+from .worker_info import worker_backends
 
 log = logging.getLogger("service.runner")
 
 SLOTS_PER_THREAD = 2
 """Runs handed to Dask per worker thread: one running, one ready to start the moment it ends."""
-
-
-def _probe_backends() -> list[dict[str, Any]]:
-    return solvers.available_backends()
 
 
 def _describe(exc: BaseException) -> str:
@@ -66,9 +61,6 @@ class Dispatcher:
         self.futures: dict[str, Future] = {}
         self._watchers: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
-        self._pending: dict[str, JobRecord] = {}
-        # True when queued jobs older than the notified ones may be waiting in the database
-        self._backlog = True
         self._loop_task: asyncio.Task[None] | None = None
         self._backends: tuple[frozenset[str], dict[str, list[dict[str, Any]]]] | None = None
 
@@ -86,11 +78,9 @@ class Dispatcher:
     def start(self) -> None:
         self._loop_task = asyncio.create_task(self._loop(), name="dispatcher")
 
-    def notify(self, job: JobRecord | None = None) -> None:
-        """A job was queued (call after the commit): submit it now rather than at the next
-        scan of the queue."""
-        if job is not None:
-            self._pending[job.id] = job
+    def notify(self) -> None:
+        """A job was queued (call after the commit) or a run ended: fill the free slots now
+        rather than at the next scan of the queue."""
         self._wake.set()
 
     async def stop(self) -> None:
@@ -115,10 +105,11 @@ class Dispatcher:
         last_scan = -interval
         while True:
             try:
-                await self._submit_pending()
                 if time.monotonic() - last_scan >= interval:
                     last_scan = time.monotonic()
                     await self.scan()
+                else:
+                    await self._fill_from_queue()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -140,49 +131,28 @@ class Dispatcher:
             threads = sum(w.get("nthreads", 1) for w in info.get("workers", {}).values())
         return SLOTS_PER_THREAD * int(threads) - len(self.futures)
 
-    async def _submit_pending(self) -> None:
-        """Hand the jobs created since the last pass to Dask, as far as slots allow; straight
-        from their records unless older queued jobs wait, which then go first."""
+    async def _fill_from_queue(self) -> None:
+        """Submit the oldest queued jobs not in Dask yet, as many as there are free slots (no
+        database read when there are none)."""
         free = self.free_slots()
         if free <= 0:
-            if self._pending:
-                self._backlog = True  # they wait in the database
-                self._pending = {}
             return
-        if self._backlog:
-            self._pending = {}
-            await self._fill_from_queue(free)
-            return
-        pending = [job for job in self._pending.values() if job.id not in self.futures]
-        self._pending = {}
-        for job in pending[:free]:
-            await self._submit(job)
-        self._backlog = len(pending) > free
-
-    async def _fill_from_queue(self, free: int) -> None:
-        """Submit the oldest `free` queued jobs not in Dask yet."""
-        free = max(free, 0)
         # Those already handed to Dask may still be queued (not started): look past them, but
         # no further than that, so that a long queue costs nothing here.
-        window = free + len(self.futures) + 1
+        window = free + len(self.futures)
         queued = await self.db.read(
             lambda s: JobRepository(s).ids_in_state(JobState.queued, window)
         )
-        missing = [job_id for job_id in queued if job_id not in self.futures]
-        chosen = missing[:free]
+        chosen = [job_id for job_id in queued if job_id not in self.futures][:free]
         if chosen:  # whole records only of the jobs to submit
             for job in await self.db.read(self._queued_records, chosen):
                 if job.id not in self.futures:
                     await self._submit(job)
-        self._backlog = len(missing) > len(chosen)
 
     async def scan(self) -> None:
         """The full pass: give up on stale runs, fill the free slots from the queue."""
         await self._reap_stale()
-        self._pending = {}
-        await self._fill_from_queue(self.free_slots())
-        queued = await self.db.read(lambda s: JobRepository(s).count_in_state(JobState.queued))
-        self.metrics.queue_length.set(queued)
+        await self._fill_from_queue()
 
     @staticmethod
     def _queued_records(session: Session, job_ids: list[str]) -> list[JobRecord]:
@@ -233,7 +203,7 @@ class Dispatcher:
             job = await self.db.write(self._mark_lost, job_id, reason)
         if job is not None and job.terminal:
             self._observe(job, time.monotonic() - started)
-        self.notify(job if job is not None and job.state == JobState.queued else None)
+        self.notify()  # a slot is free (and the job may be queued again)
 
     def _observe(self, job: JobRecord, seconds: float) -> None:
         if job.started_at is not None and job.finished_at is not None:
@@ -274,7 +244,7 @@ class Dispatcher:
         client = self.cluster.client
         workers = frozenset(await self.worker_addresses())
         if self._backends is None or self._backends[0] != workers:
-            probed = await client.run(_probe_backends) if workers else {}
+            probed = await client.run(worker_backends) if workers else {}
             self._backends = (workers, dict(probed))
         return self._backends[1]
 

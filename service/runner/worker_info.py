@@ -6,8 +6,9 @@ from typing import Any
 
 import solvers
 
-# The resource a GPU worker is started with (`dask worker ... --resources GPU=1`); jobs with
-# backend="cupy" ask for one unit of it, so they run only there.
+# The resource a GPU worker is started with (`dask worker ... --resources GPU=1`), so that a
+# deployment can tell its GPU workers apart; the dispatcher itself sends backend="cupy" jobs
+# to the workers whose `worker_backends()` report cupy (`workers=`, no other worker allowed).
 GPU_RESOURCE = "GPU"
 
 

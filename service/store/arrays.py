@@ -280,6 +280,19 @@ def matrix_from_json(value: Any, field: str = "data") -> np.ndarray:
     return check_matrix(array)
 
 
+def reject_booleans(rows: Any, field: str = "data", body: bytes | None = None) -> None:
+    """JSON `true`/`false` are not numbers, though numpy would take them for 1 and 0.
+
+    With the raw `body` the element-by-element scan runs only when the text has such a token.
+    """
+    if body is not None and b"true" not in body and b"false" not in body:
+        return
+    if isinstance(rows, list) and any(
+        isinstance(v, bool) for row in rows if isinstance(row, list) for v in row
+    ):
+        raise InvalidArray(f"{field} must contain only numbers, not true or false")
+
+
 def parse_json_matrix_body(body: bytes) -> tuple[np.ndarray, dict[str, Any]]:
     """({"data": rows, ...} → matrix, the other fields) from a JSON request body."""
     try:
@@ -288,7 +301,9 @@ def parse_json_matrix_body(body: bytes) -> tuple[np.ndarray, dict[str, Any]]:
         raise InvalidArray(f"body is not valid JSON: {exc}") from exc
     if not isinstance(document, dict) or "data" not in document:
         raise InvalidArray('JSON body must be an object with a "data" matrix')
-    return matrix_from_json(document.pop("data")), document
+    data = document.pop("data")
+    reject_booleans(data, body=body)
+    return matrix_from_json(data), document
 
 
 def npy_bytes(array: np.ndarray) -> bytes:

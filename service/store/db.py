@@ -223,14 +223,6 @@ class Database:
                 conn.close()
         self._conn = self._read_conn = None
 
-    @contextmanager
-    def session(self, write: bool = True) -> Iterator[Session]:
-        """Synchronous transaction on the shared connection (only from the database thread)."""
-        if self._conn is None:
-            raise RuntimeError("database is not open")
-        with transaction(self._conn, write) as session:
-            yield session
-
     # -- the database threads ---------------------------------------------------------------
 
     def _checkpoints(self) -> None:

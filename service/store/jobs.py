@@ -87,16 +87,6 @@ class JobRepository:
         ).fetchall()
         return [row[0] for row in rows]
 
-    def count_in_state(self, state: JobState) -> int:
-        row = self.s.execute("SELECT count(*) FROM jobs WHERE state = ?", (state,)).fetchone()
-        return int(row[0])
-
-    def queued(self) -> list[JobRecord]:
-        rows = self.s.execute(
-            f"SELECT {_COLUMNS} FROM jobs WHERE state = ? ORDER BY created_at", (JobState.queued,)
-        ).fetchall()
-        return [JobRecord.from_row(r) for r in rows]
-
     def request_cancel(self, job_id: str) -> None:
         """A queued job is cancelled at once; a running one when its worker next looks."""
         t = now()

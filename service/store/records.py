@@ -16,10 +16,6 @@ class JobState(StrEnum):
     failed = "failed"
     cancelled = "cancelled"
 
-    @property
-    def terminal(self) -> bool:
-        return self in TERMINAL
-
 
 TERMINAL = frozenset({JobState.succeeded, JobState.failed, JobState.cancelled})
 
