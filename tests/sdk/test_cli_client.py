@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +58,13 @@ def test_jobs_cancel_and_errors(
     assert job_id in capsys.readouterr().out
     assert main(["cancel", job_id]) == 0
     assert job_id in capsys.readouterr().out
+    deadline = time.monotonic() + 30  # a running fit stops within a second or two
+    while True:
+        assert main(["jobs", "--state", "cancelled", "--limit", "100"]) == 0
+        if job_id in capsys.readouterr().out:
+            break
+        assert time.monotonic() < deadline, f"{job_id} not cancelled after 30 s"
+        time.sleep(0.2)
 
     assert main(["result", "job_nope"]) == 2
     assert "404" in capsys.readouterr().err

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import numpy as np
 
+import solvers
 from service.settings import Settings
 
 ALICE_KEY = "alice-key-0123456789abcdef"
@@ -18,6 +19,11 @@ BOB_KEY = "bob-key-0123456789abcdef0"
 API_KEYS = f"alice:{ALICE_KEY},bob:{BOB_KEY}"
 NPY = "application/x-npy"
 TERMINAL = {"succeeded", "failed", "cancelled"}
+
+
+def cupy_available_here() -> bool:
+    """The test cluster's workers run on this machine: they have cupy exactly when it has."""
+    return any(b["name"] == "cupy" and b["available"] for b in solvers.available_backends())
 
 
 def auth(key: str) -> dict[str, str]:

@@ -58,7 +58,7 @@ def test_batch_never_raises_the_objective(X, code_solver, positive):
         solvers.objective(X, result.codes, result.dictionary, ALPHA), rel=1e-10
     )
     assert [r.iteration for r in result.history] == list(range(1, 16))
-    assert all(r.max_gap <= 1e-14 for r in result.history) or code_solver == "lars"
+    assert all(r.max_gap <= 1e-14 for r in result.history)
     assert np.all(np.linalg.norm(result.dictionary, axis=1) <= 1 + 1e-12)
     if positive:
         assert result.codes.min() >= 0 and result.dictionary.min() >= 0
