@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 import solvers
+from benchmarks.common import machine_line
 from benchmarks.data import initial_dictionary, p1_patches
 
 
@@ -28,6 +29,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=20000)
     parser.add_argument("--iterations", type=int, default=5)
     args = parser.parse_args()
+    print(machine_line())
     X = p1_patches(args.n).astype(np.float32)
     W0 = initial_dictionary(X, 128)
     rows = []

@@ -40,6 +40,7 @@ import httpx
 import numpy as np
 import psutil
 
+from benchmarks.common import machine_line
 from benchmarks.http_load import Connection, Reply
 
 KEY = "bench-key-0123456789abcdefghij"
@@ -101,6 +102,13 @@ def start_idle_scheduler() -> tuple[subprocess.Popen[bytes], str]:
         time.sleep(0.1)
     process.kill()
     raise RuntimeError("scheduler did not start")
+
+
+def npy(array: np.ndarray) -> bytes:
+    """`array` as the bytes of an `.npy` file."""
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -189,9 +197,7 @@ async def submission_latency(
     label: str,
 ) -> None:
     X = np.random.default_rng(1).standard_normal((64, 8))
-    buffer = io.BytesIO()
-    np.save(buffer, X)
-    r = await client.post("/v1/datasets", content=buffer.getvalue(), headers={"Content-Type": NPY})
+    r = await client.post("/v1/datasets", content=npy(X), headers={"Content-Type": NPY})
     spec = {"dataset_id": r.json()["id"], "n_components": 4, "max_iter": 1}
     latencies: list[float] = []
 
@@ -239,9 +245,7 @@ async def submission_beside_long_fits(
     """Phase 2 again while two long fits (20,000 × 64, k = 256, online) keep both workers busy,
     as a burst of real jobs would: the two run, the 640 new ones stay queued."""
     X = np.random.default_rng(3).standard_normal((20_000, 64))
-    buffer = io.BytesIO()
-    np.save(buffer, X)
-    r = await client.post("/v1/datasets", content=buffer.getvalue(), headers={"Content-Type": NPY})
+    r = await client.post("/v1/datasets", content=npy(X), headers={"Content-Type": NPY})
     spec = {"dataset_id": r.json()["id"], "n_components": 256, "max_iter": 10_000, "tol": 0.0}
     spec["mode"] = "online"
     long_jobs = [(await client.post("/v1/jobs", json=spec)).json()["id"] for _ in range(2)]
@@ -277,9 +281,7 @@ async def encode_latency(
 ) -> None:
     rng = np.random.default_rng(2)
     X = rng.standard_normal((1024, 64))
-    buffer = io.BytesIO()
-    np.save(buffer, X)
-    r = await client.post("/v1/datasets", content=buffer.getvalue(), headers={"Content-Type": NPY})
+    r = await client.post("/v1/datasets", content=npy(X), headers={"Content-Type": NPY})
     spec = {"dataset_id": r.json()["id"], "n_components": 128, "max_iter": 2, "alpha": 0.5}
     job = (await client.post("/v1/jobs", json=spec)).json()
     while job["state"] not in ("succeeded", "failed", "cancelled"):
@@ -288,9 +290,7 @@ async def encode_latency(
     assert job["state"] == "succeeded", job
     path = f"/v1/models/{job['model_id']}/encode"
     rows = X[:16]
-    buffer = io.BytesIO()
-    np.save(buffer, rows)
-    npy_body = buffer.getvalue()
+    npy_body = npy(rows)
     json_body = json.dumps({"data": rows.tolist()}).encode()
     senders: dict[str, Callable[[Connection], Awaitable[Reply]]] = {
         "npy": lambda c: c.request("POST", path, npy_body, {"Content-Type": NPY, "Accept": NPY}),
@@ -337,6 +337,7 @@ async def main() -> None:
         "--skip-idle", action="store_true", help="skip the submission run without workers"
     )
     args = parser.parse_args()
+    print(machine_line())
     process = None
     tmp = tempfile.TemporaryDirectory()
     url, pid = args.url, args.pid
