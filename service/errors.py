@@ -60,6 +60,16 @@ class PayloadTooLarge(ServiceError):
     status, slug, title = 413, "payload-too-large", "Request body too large"
 
 
+class BodyTooLarge(StarletteHTTPException):
+    """A body that streams past its limit (raised by `limits.BodyLimit` while the route reads
+    it). An HTTPException, because FastAPI's own body parsing lets those through and turns any
+    other exception into a 400; answered as PayloadTooLarge."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the body exceeds the limit of {limit} bytes")
+        self.limit = limit
+
+
 class UnsupportedMediaType(ServiceError):
     status, slug, title = 415, "unsupported-media-type", "Unsupported content type"
 
@@ -111,17 +121,22 @@ def problem(
     )
 
 
-def _service_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ServiceError)
+def problem_of(exc: ServiceError, instance: str) -> JSONResponse:
+    """The problem document of a domain error (also for middleware outside the handlers)."""
     return problem(
         exc.status,
         exc.title,
         exc.detail,
         TYPE_PREFIX + exc.slug,
-        request.url.path,
+        instance,
         exc.extensions,
         exc.headers(),
     )
+
+
+def _service_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)
+    return problem_of(exc, request.url.path)
 
 
 def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -145,6 +160,8 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc, BodyTooLarge):
+        return problem_of(PayloadTooLarge(exc.detail, limit=exc.limit), request.url.path)
     from http import HTTPStatus
 
     title = HTTPStatus(exc.status_code).phrase

@@ -6,10 +6,9 @@ being read; one that streams past the limit (chunked) is cut off when it crosses
 
 from __future__ import annotations
 
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import TYPE_PREFIX, problem
+from .errors import BodyTooLarge, PayloadTooLarge, problem_of
 
 _UPLOAD_TYPES = (b"application/x-npy", b"application/octet-stream")
 
@@ -35,16 +34,13 @@ class BodyLimit:
         limit = self.uploads if is_upload else self.default
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
-            response = problem(
-                413,
-                "Request body too large",
+            refused = PayloadTooLarge(
                 f"Content-Length {length.decode(errors='replace')} exceeds the limit of "
                 f"{limit} bytes",
-                TYPE_PREFIX + "payload-too-large",
-                scope["path"],
-                {"limit": limit},
+                limit=limit,
             )
-            await response(scope, receive, send)
+            # outside the app's exception handlers: answer here, with the same document
+            await problem_of(refused, scope["path"])(scope, receive, send)
             return
         if is_upload:  # the upload route counts (and hashes) the stream itself
             await self.app(scope, receive, send)
@@ -56,8 +52,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > limit:
-                    raise HTTPException(413, f"the body exceeds the limit of {limit} bytes")
+                if received > limit:  # raised inside the route: the handlers answer it
+                    raise BodyTooLarge(limit)
             return message
 
         await self.app(scope, limited, send)

@@ -10,7 +10,7 @@ import numpy as np
 from fastapi import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
-from ..errors import NotAcceptable, PayloadTooLarge
+from ..errors import NotAcceptable
 from .responses import NPY_MEDIA_TYPE
 
 _NPY_TYPES = {NPY_MEDIA_TYPE, "application/octet-stream"}
@@ -46,18 +46,6 @@ def wants_npy(request: Request) -> bool:
     if best is None:
         raise NotAcceptable(f"available: application/json, {NPY_MEDIA_TYPE}")
     return best[2]
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body, refused with 413 as soon as it passes `limit` bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"the body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _matrix_json(path: Path, max_values: int) -> dict[str, Any]:

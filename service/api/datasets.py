@@ -12,7 +12,7 @@ from ..errors import InvalidInput, UnsupportedMediaType
 from ..schemas.common import EXAMPLE_DATASET_ID
 from ..schemas.datasets import DatasetPublic, DatasetsPublic
 from ..store.arrays import parse_json_matrix_body
-from .content import media_type, read_body
+from .content import media_type
 from .deps import State, Tenant
 from .responses import NPY_MEDIA_TYPE, location, problems, request_body
 
@@ -57,7 +57,7 @@ async def upload_dataset(
     if kind in (NPY_MEDIA_TYPE, "application/octet-stream"):
         record = await datasets.upload_npy(state, tenant, request.stream(), name)
     elif kind == "application/json":
-        body = await read_body(request, state.settings.max_json_bytes)
+        body = await request.body()  # BodyLimit has bounded it (max_json_bytes)
         X, extra = await anyio.to_thread.run_sync(parse_json_matrix_body, body)
         label = extra.get("name")
         if label is not None and (not isinstance(label, str) or len(label) > MAX_NAME):

@@ -15,7 +15,7 @@ from ..errors import InvalidInput, UnsupportedMediaType
 from ..schemas.common import EXAMPLE_MODEL_ID, MatrixPublic
 from ..schemas.models import EncodeOptions, EncodePublic, ModelPublic, ModelsPublic
 from ..store.arrays import matrix_from_json, npy_bytes, npy_from_bytes, reject_booleans
-from .content import matrix_response, media_type, read_body, wants_npy
+from .content import matrix_response, media_type, wants_npy
 from .deps import State, Tenant
 from .responses import NPY_MEDIA_TYPE, npy_or_json, problems, request_body
 
@@ -100,7 +100,7 @@ async def encode_with_model(
     model = await models.get(state, tenant, model_id)
     npy_out = wants_npy(request)
     kind = media_type(request)
-    body = await read_body(request, state.settings.max_json_bytes)
+    body = await request.body()  # BodyLimit has bounded it (max_json_bytes)
     inline = len(body) <= _INLINE_BYTES  # small bodies: a thread hop would cost more
     if kind in (NPY_MEDIA_TYPE, "application/octet-stream"):
         X = npy_from_bytes(body) if inline else await anyio.to_thread.run_sync(npy_from_bytes, body)

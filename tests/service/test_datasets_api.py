@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
-from service_testing import NPY, assert_problem, matrix, npy
+from service_testing import ALICE_KEY, NPY, assert_problem, auth, make_settings, matrix, npy
+
+from service.app import create_app
 
 pytestmark = pytest.mark.anyio
 
@@ -160,6 +163,27 @@ async def test_json_body_limit(app, client) -> None:  # type: ignore[no-untyped-
         headers={"Content-Type": "application/json", "Content-Length": str(limit + 1)},
     )
     assert_problem(r, 413)
+
+
+@pytest.mark.parametrize("path", ["/v1/datasets", "/v1/jobs"])
+async def test_json_body_streaming_past_the_limit(tmp_path: Path, path: str) -> None:
+    """A chunked body (no Content-Length) is cut off at the limit with the same problem as a
+    Content-Length over it. (No lifespan: the refusal needs no database or cluster.)"""
+    app = create_app(make_settings(tmp_path, "tcp://127.0.0.1:9", max_json_bytes=1000))
+
+    async def chunks():  # type: ignore[no-untyped-def]
+        yield b'{"data": ['
+        for _ in range(20):
+            yield b"[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0],"
+        yield b"[0.0]]}"
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://t", headers=auth(ALICE_KEY)
+    ) as client:
+        r = await client.post(path, content=chunks(), headers={"Content-Type": "application/json"})
+    problem = assert_problem(r, 413, "payload-too-large")
+    assert problem["limit"] == 1000 and "1000 bytes" in problem["detail"]
 
 
 async def test_auth_and_tenants(client, bob, anonymous) -> None:  # type: ignore[no-untyped-def]
