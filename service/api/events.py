@@ -17,7 +17,7 @@ from ..schemas.jobs import JobPublic, ProgressPublic
 from ..state import AppState
 from ..store.db import Session
 from ..store.jobs import JobRepository
-from ..store.records import ProgressRecord
+from ..store.records import JobRecord, ProgressRecord
 
 POLL_S = 0.2
 KEEPALIVE_S = 15.0
@@ -36,8 +36,14 @@ def parse_last_event_id(value: str | None) -> int:
         return -1
 
 
-def _progress_after(session: Session, job_id: str, after: int) -> list[ProgressRecord]:
-    return JobRepository(session).progress_after(job_id, after, BATCH)
+def _job_and_progress(
+    session: Session, job_id: str, after: int
+) -> tuple[JobRecord | None, list[ProgressRecord]]:
+    """The job, then its progress after `after`, in one read transaction: once the state read
+    is final, every progress row (written before the final state, by the same run) is in it."""
+    jobs = JobRepository(session)
+    job = jobs.get_by_id(job_id)
+    return job, ([] if job is None else jobs.progress_after(job_id, after, BATCH))
 
 
 async def job_events(
@@ -46,12 +52,9 @@ async def job_events(
     yield "retry: 1000\n\n"
     last_sent = time.monotonic()
     while True:
-        # The state is read before the progress: once it is final, every progress row
-        # (written before the final state, by the same run) is visible too.
-        job = await state.db.read(lambda s: JobRepository(s).get_by_id(job_id))
+        job, records = await state.db.read(_job_and_progress, job_id, after)
         if job is None:
             return
-        records = await state.db.read(_progress_after, job_id, after)
         for record in records:
             payload = ProgressPublic(**record.__dict__).model_dump_json()
             yield _event("progress", payload, record.iteration)

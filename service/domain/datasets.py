@@ -18,7 +18,6 @@ from ..store.datasets import DatasetRepository
 from ..store.db import Session, now
 from ..store.records import DatasetRecord, new_id
 
-_HASH_BLOCK = 1 << 20
 _UPLOAD_BLOCK = 4 << 20
 _WRITEBACK_EVERY = 32 << 20
 _START_WRITEBACK = hasattr(os, "posix_fadvise")
@@ -97,11 +96,8 @@ async def upload_npy(
 
 
 def _write_matrix(path: Path, X: np.ndarray) -> str:
-    save_npy(path, X)
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(_HASH_BLOCK):
-            digest.update(block)
+    save_npy(path, X, digest)  # hashed as written, not read back
     return digest.hexdigest()
 
 

@@ -51,13 +51,29 @@ def publish(tmp: Path, final: Path) -> None:
     _fsync_dir(final.parent)
 
 
-def save_npy(path: Path, array: np.ndarray) -> None:
-    """np.save to a temp file beside `path`, then `publish`: readers see all or nothing."""
+class _Hashing:
+    """A binary file that also feeds what is written to `digest`."""
+
+    def __init__(self, f: IO[bytes], digest: Any) -> None:
+        self.f = f
+        self.digest = digest
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        return self.f.write(data)
+
+
+def save_npy(path: Path, array: np.ndarray, digest: Any = None) -> None:
+    """np.save to a temp file beside `path`, then `publish`: readers see all or nothing.
+
+    `digest` (a hashlib object), when given, is fed the file's bytes as they are written.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            np.save(f, np.ascontiguousarray(array), allow_pickle=False)
+            out = f if digest is None else _Hashing(f, digest)
+            np.save(out, np.ascontiguousarray(array), allow_pickle=False)
         publish(Path(name), path)
     except BaseException:
         Path(name).unlink(missing_ok=True)

@@ -120,17 +120,15 @@ def transaction(conn: sqlite3.Connection, write: bool) -> Iterator[Session]:
 class _Call:
     """One `Database.read`/`write` waiting for the database thread."""
 
-    __slots__ = ("args", "fn", "future", "loop", "write")
+    __slots__ = ("args", "fn", "future", "loop")
 
     def __init__(
         self,
-        write: bool,
         fn: Callable[..., Any],
         args: tuple[Any, ...],
         loop: asyncio.AbstractEventLoop,
         future: asyncio.Future[Any],
     ) -> None:
-        self.write = write
         self.fn = fn
         self.args = args
         self.loop = loop
@@ -195,10 +193,13 @@ class Database:
         self._read_conn = connect(self.path, self.synchronous)
         self._threads = []
         self._queues = []
-        for conn, name in ((self._read_conn, "sqlite-read"), (self._conn, "sqlite-write")):
+        for conn, name, run_group in (
+            (self._read_conn, "sqlite-read", self._read_group),
+            (self._conn, "sqlite-write", self._write_group),
+        ):
             calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
             thread = threading.Thread(
-                target=self._serve, args=(conn, calls), name=name, daemon=True
+                target=self._serve, args=(conn, calls, run_group), name=name, daemon=True
             )
             thread.start()
             self._queues.append(calls)
@@ -238,7 +239,14 @@ class Database:
         finally:
             conn.close()
 
-    def _serve(self, conn: sqlite3.Connection, calls: queue.SimpleQueue[_Call | None]) -> None:
+    @staticmethod
+    def _serve(
+        conn: sqlite3.Connection,
+        calls: queue.SimpleQueue[_Call | None],
+        run_group: Callable[[sqlite3.Connection, list[_Call]], None],
+    ) -> None:
+        """One thread's loop: the calls waiting in its queue run as one group (one read or
+        one write transaction), in arrival order."""
         stopping = False
         while not stopping:
             first = calls.get()
@@ -254,16 +262,7 @@ class Database:
                     stopping = True
                     break
                 batch.append(call)
-            # runs of consecutive writes (or reads) share one transaction, in arrival order
-            start = 0
-            for end in range(1, len(batch) + 1):
-                if end == len(batch) or batch[end].write != batch[start].write:
-                    group = batch[start:end]
-                    if group[0].write:
-                        self._write_group(conn, group)
-                    else:
-                        self._read_group(conn, group)
-                    start = end
+            run_group(conn, batch)
 
     @staticmethod
     def _read_group(conn: sqlite3.Connection, group: list[_Call]) -> None:
@@ -310,7 +309,7 @@ class Database:
             raise RuntimeError("database is not open")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queues[write].put(_Call(write, fn, args, loop, future))
+        self._queues[write].put(_Call(fn, args, loop, future))
         return await future
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:

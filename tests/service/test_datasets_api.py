@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 
 import httpx
@@ -28,10 +29,14 @@ async def test_upload_npy_streams_and_reports_metadata(client: httpx.AsyncClient
     assert r.status_code == 200 and r.json() == ds
 
 
-async def test_upload_json_and_integer_npy_become_float64(client: httpx.AsyncClient) -> None:
+async def test_upload_json_and_integer_npy_become_float64(app, client) -> None:  # type: ignore[no-untyped-def]
     r = await client.post("/v1/datasets", json={"data": [[1, 2], [3, 4.5]], "name": "tiny"})
     assert r.status_code == 201, r.text
     assert (r.json()["n_samples"], r.json()["dtype"], r.json()["name"]) == (2, "float64", "tiny")
+    # a matrix sent as JSON is stored as .npy; its sha256 is that of the stored file
+    stored = app.state.service.layout.dataset(r.json()["id"]).read_bytes()
+    assert r.json()["sha256"] == hashlib.sha256(stored).hexdigest()
+    np.testing.assert_array_equal(np.load(io.BytesIO(stored)), [[1.0, 2.0], [3.0, 4.5]])
     ints = np.arange(12, dtype=">i4").reshape(4, 3)  # big-endian integers are converted
     r = await client.post("/v1/datasets", content=npy(ints), headers={"Content-Type": NPY})
     assert r.status_code == 201 and r.json()["dtype"] == "float64"
