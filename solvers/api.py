@@ -12,7 +12,7 @@ from .bcd import Problem, fit_batch, fit_online
 from .codes import resolve_code_solver, solve_codes
 from .errors import InvalidInputError
 from .init import initial_dictionary
-from .options import DEFAULTS, default_code_tol
+from .options import DEFAULTS, INITS, default_code_tol
 from .result import FitResult, ProgressCallback
 from .validation import fit_options, validate_data, validate_dictionary
 
@@ -40,9 +40,8 @@ def fit(
     """
     opts = fit_options(n_components, options)
     X = validate_data(X, dtype=opts.dtype)
-    if not isinstance(init, str):
-        init = validate_dictionary(init, X.shape[1], int(n_components))
-    elif init not in ("data", "svd"):
+    # An array is checked by initial_dictionary (before any work); a name is checked here.
+    if isinstance(init, str) and init not in INITS:
         raise InvalidInputError(f"init must be 'data', 'svd' or an array; got {init!r}")
     backend = get_backend(opts.backend)
     try:
