@@ -46,7 +46,7 @@ import numpy as np
 import solvers
 import solvers.codes as codes_module
 from benchmarks.common import machine_line, median, table
-from benchmarks.data import initial_dictionary, p2_patches, score
+from benchmarks.data import certified_f, initial_dictionary, p2_patches, score
 
 ALPHA = 1.0
 TARGET_SECONDS = 3.0
@@ -149,14 +149,6 @@ def spams_runs(X64: np.ndarray, W0: np.ndarray, args: argparse.Namespace) -> lis
     return runs
 
 
-def certified_f(X: np.ndarray, W: np.ndarray) -> float:
-    """F(W) with this project's certified cd codes (gap ≤ 1e-12·‖x‖² per sample), float64."""
-    W = np.asarray(W, np.float64)
-    W = W / np.maximum(np.linalg.norm(W, axis=1, keepdims=True), 1.0)
-    codes = solvers.encode(X, W, alpha=ALPHA, tol=1e-12)
-    return solvers.objective(X, codes, W, ALPHA)
-
-
 def _lars_worker(X: np.ndarray, W: np.ndarray) -> float:
     from threadpoolctl import threadpool_limits
 
@@ -172,7 +164,7 @@ def score_all(runs: list[Run], X_score: np.ndarray, scorer: str, jobs: int) -> N
     """
     if scorer == "cd":
         for run in runs:
-            run.F = certified_f(X_score, run.dictionary)
+            run.F = certified_f(X_score, run.dictionary, ALPHA)
         return
     import multiprocessing
 
@@ -352,7 +344,7 @@ def main() -> None:
         check = min(runs, key=lambda r: r.F)
         rows = min(args.check_n, args.score_n)
         lars_f = score(X_score[:rows], check.dictionary.astype(np.float64), ALPHA)
-        cd_f = certified_f(X_score[:rows], check.dictionary)
+        cd_f = certified_f(X_score[:rows], check.dictionary, ALPHA)
         print(
             f"# scorer check ({check.system} {check.setting}, budget {check.budget:g} s, first "
             f"{rows} samples): LARS {lars_f:.8f}, certified cd {cd_f:.8f}, relative "

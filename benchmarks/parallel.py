@@ -33,7 +33,7 @@ from benchmarks.scaling import scaling_patches
 from service.runner.data_parallel import fit_data_parallel
 
 
-def _epochs(result: solvers.FitResult, total: float) -> tuple[float, float]:
+def _epochs(result: solvers.FitResult) -> tuple[float, float]:
     """(first iteration seconds, median of the later ones) from the history's elapsed times."""
     elapsed = [r.elapsed_s for r in result.history]
     steps = np.diff([0.0, *elapsed])
@@ -70,8 +70,8 @@ def main() -> None:
         path = os.path.join(tmp, "X.npy")
         np.save(path, X)
         solvers.fit(X[:2048], args.k, max_iter=2, return_codes=False)  # warm-up
-        total, single = timed(lambda: solvers.fit(X, args.k, return_codes=False, **options))
-        first, later = _epochs(single, total)
+        single = solvers.fit(X, args.k, return_codes=False, **options)
+        first, later = _epochs(single)
         rows = [
             [
                 "solvers.fit (1 process)",
@@ -102,11 +102,11 @@ def main() -> None:
                 run = functools.partial(
                     fit_data_parallel, client, path, args.k, n_chunks=chunks, return_codes=False
                 )
-                seconds, result = timed(lambda: run(**options))  # noqa: B023
+                result = run(**options)
                 moved = (_transferred(client) - before) / max(result.n_iter, 1)
             itemsize = X.dtype.itemsize
             estimate = chunks * (args.k * p * itemsize + (args.k * args.k + args.k * p) * 8)
-            d_first, d_later = _epochs(result, seconds)
+            d_first, d_later = _epochs(result)
             rows.append(
                 [
                     f"data-parallel, {w} worker(s), {chunks} chunks",
