@@ -13,7 +13,7 @@ from ..schemas.common import EXAMPLE_DATASET_ID
 from ..schemas.datasets import DatasetPublic, DatasetsPublic
 from ..store.arrays import parse_json_matrix_body
 from .content import media_type
-from .deps import State, Tenant
+from .deps import Limit, Offset, State, Tenant
 from .responses import NPY_MEDIA_TYPE, location, problems, request_body
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
@@ -21,8 +21,6 @@ router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 MAX_NAME = 200
 
 # SQLite integers are 64-bit: a larger offset would be a 500, not a 422
-Offset = Annotated[int, Query(ge=0, le=2**63 - 1, description="records to skip")]
-Limit = Annotated[int, Query(ge=1, le=100, description="records per page")]
 DatasetId = Annotated[
     str, Path(description="a dataset id, as upload returned it", examples=[EXAMPLE_DATASET_ID])
 ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
 from ..errors import Unauthorized
 from ..settings import hash_key
@@ -49,3 +49,6 @@ async def current_tenant(request: Request) -> str:
 
 State = Annotated[AppState, Depends(get_state)]
 Tenant = Annotated[str, Depends(current_tenant)]
+# Paging parameters of the list routes.
+Offset = Annotated[int, Query(ge=0, le=2**63 - 1, description="records to skip")]
+Limit = Annotated[int, Query(ge=1, le=100, description="records per page")]

@@ -12,7 +12,7 @@ from ..schemas.common import EXAMPLE_JOB_ID, EXAMPLE_MODEL_ID, MatrixPublic
 from ..schemas.jobs import JobCreate, JobPublic, JobsPublic
 from ..store.records import JobRecord, JobState
 from .content import matrix_response
-from .deps import State, Tenant
+from .deps import Limit, Offset, State, Tenant
 from .events import job_events, parse_last_event_id
 from .responses import location, npy_or_json, problems
 
@@ -106,8 +106,8 @@ async def list_jobs(
     state: State,
     tenant: Tenant,
     status: Annotated[JobState | None, Query(description="only jobs in this state")] = None,
-    offset: Annotated[int, Query(ge=0, le=2**63 - 1, description="records to skip")] = 0,
-    limit: Annotated[int, Query(ge=1, le=100, description="records per page")] = 20,
+    offset: Offset = 0,
+    limit: Limit = 20,
 ) -> JobsPublic:
     """Your jobs, newest first; `count` is the total over all pages."""
     records, count = await jobs.list_(state, tenant, status, offset, limit)

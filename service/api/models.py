@@ -16,7 +16,7 @@ from ..schemas.common import EXAMPLE_MODEL_ID, MatrixPublic
 from ..schemas.models import EncodeOptions, EncodePublic, ModelPublic, ModelsPublic
 from ..store.arrays import matrix_from_json, npy_bytes, npy_from_bytes, reject_booleans
 from .content import matrix_response, media_type, wants_npy
-from .deps import State, Tenant
+from .deps import Limit, Offset, State, Tenant
 from .responses import NPY_MEDIA_TYPE, npy_or_json, problems, request_body
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
@@ -31,8 +31,8 @@ ModelId = Annotated[
 async def list_models(
     state: State,
     tenant: Tenant,
-    offset: Annotated[int, Query(ge=0, le=2**63 - 1, description="records to skip")] = 0,
-    limit: Annotated[int, Query(ge=1, le=100, description="records per page")] = 20,
+    offset: Offset = 0,
+    limit: Limit = 20,
 ) -> ModelsPublic:
     """Your models, newest first."""
     records, count = await models.list_(state, tenant, offset, limit)
