@@ -3,8 +3,10 @@ checkpoints.
 
 Batch: every iteration codes all samples (warm-started from the previous codes), then updates W
 from A = HᵀH, B = HᵀX. Online (Mairal et al. 2009): shuffled mini-batches update running A, B
-with Mairal's weighting, then W by one pass of the dictionary step; optionally the returned
-dictionary is an exponential average of the iterates.
+with a fading memory that grows with the samples seen (`forgetting_factor`), then W by one pass
+of the dictionary step; once that memory would span the data set, exact sums over every sample's
+latest codes take over. Optionally the returned dictionary is an exponential average of the
+iterates.
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ ENCODE_CHUNK = 65536
 WARM_START_BYTES = 128 * 2**20
 # Dictionary-step passes per mini-batch.
 ONLINE_W_PASSES = 1
+# The running statistics of an online fit remember the latest mini-batch plus about this fraction
+# of all samples seen so far (`forgetting_factor`). Measured on P1 (benchmarks/p1.py): 0.03 to
+# 0.06 reach a given F in the fewest epochs; larger values slow the start, smaller ones stall.
+MEMORY_GROWTH = 0.045
 
 
 @dataclass
@@ -237,24 +243,31 @@ class OnlineState:
     objective_count: int = 0
     max_gap: float = 0.0
     weight: float = 0.0  # total weight in A and B: Σ of the forgetting factors' products
-    # (n, k) float32 latest codes of every sample, or None (see WARM_START_BYTES). With them,
-    # sum_A = Σ h hᵀ and sum_B = Σ h xᵀ (float64) over those codes drive W after the first epoch.
+    # (n, k) float32 latest codes of every sample, or None (see WARM_START_BYTES). Once the
+    # running statistics' memory spans the data set, sum_A = Σ h hᵀ and sum_B = Σ h xᵀ (float64)
+    # over these codes replace A and B; None until then.
     codes: Any = None
     sum_A: Any = None
     sum_B: Any = None
 
 
-def mairal_weight(batches: int, batch_size: int) -> float:
-    """Forgetting factor β for the running statistics after `batches` mini-batches.
+def forgetting_factor(seen: int, batch_size: int) -> float:
+    """β for folding a mini-batch of `batch_size` samples into A and B after `seen` samples.
 
-    Mairal et al. (2009, §3.4.3) as in scikit-learn: early mini-batches are down-weighted so the
-    statistics forget the poor dictionaries of the start.
+    A ← β·A + (1/m)·Σ h hᵀ (and B alike) keeps an exponentially fading memory of about
+    θ = m + g·seen samples, β = 1 − m / (θ + 1), g = MEMORY_GROWTH. Mairal et al. (2009,
+    §3.4.3), SPAMS and scikit-learn use θ = m² + t after t mini-batches, which for mini-batches
+    of a thousand samples is a memory of many epochs: W then answers codes of long-gone
+    dictionaries and moves slowly. A memory that starts at one mini-batch and grows with the
+    samples seen follows the recent codes while W moves fast, and averages more as it settles.
     """
-    if batches < batch_size - 1:
-        theta = (batches + 1) * batch_size
-    else:
-        theta = batch_size**2 + batches + 1 - batch_size
+    theta = batch_size + MEMORY_GROWTH * seen
     return (theta + 1 - batch_size) / (theta + 1)
+
+
+def memory_covers_data(seen: int, n_samples: int) -> bool:
+    """Whether the running statistics' memory (see `forgetting_factor`) spans the data set."""
+    return MEMORY_GROWTH * seen >= n_samples
 
 
 def fit_online(
@@ -280,8 +293,6 @@ def fit_online(
     )
     if n * k * 4 <= WARM_START_BYTES:
         state.codes = xp.zeros((n, k), dtype=xp.float32)
-        state.sum_A = xp.zeros((k, k), dtype=xp.float64)
-        state.sum_B = xp.zeros((k, p), dtype=xp.float64)
     history: list[Progress] = []
     clock = Clock()
     resumed = _load(problem, "online")
@@ -293,6 +304,7 @@ def fit_online(
             setattr(state, name, backend.asarray(arrays[name], xp.float64))
         if "codes" in arrays:
             state.codes = backend.asarray(arrays["codes"], xp.float32)
+        if "sum_A" in arrays:
             state.sum_A = backend.asarray(arrays["sum_A"], xp.float64)
             state.sum_B = backend.asarray(arrays["sum_B"], xp.float64)
         for name in (
@@ -316,8 +328,8 @@ def fit_online(
             name: backend.to_numpy(getattr(state, name))
             for name in ("W", "W_average", "A", "B", "W_epoch_start")
         }
-        if state.codes is not None:
-            for name in ("codes", "sum_A", "sum_B"):
+        for name in ("codes", "sum_A", "sum_B"):
+            if getattr(state, name) is not None:
                 arrays[name] = backend.to_numpy(getattr(state, name))
         meta = {
             "mode": "online",
@@ -416,26 +428,29 @@ def _online_step(problem: Problem, state: OnlineState, index: Any, batch_size: i
     )
     Hb = step.codes
     m = Xb.shape[0]
-    exact = state.codes is not None
-    if exact:
-        # Exact incremental statistics (Mairal et al. 2010, §3.4, finite training sets): each
-        # sample's previous contribution is replaced by its new one, so sum_A and sum_B are the
-        # batch statistics of the latest codes, with nothing stale averaged in.
+    seen = state.batches * batch_size
+    if state.codes is not None:
         new = Hb.astype(xp.float32)
         state.codes[index] = new
-        add_statistics(backend, state.sum_A, state.sum_B, new, Xb, 1.0, H_old=warm)
-    if not exact or state.epoch == 0:
-        # Mairal's forgetting averages: during the first pass they forget the codes of the
-        # early, poor dictionaries, which the exact sums cannot do until samples come back.
-        beta = mairal_weight(state.batches, batch_size)
+        if state.sum_A is not None:
+            # Exact incremental statistics (Mairal et al. 2010, §3.4, finite training sets):
+            # each sample's previous contribution is replaced by its new one, so sum_A and sum_B
+            # are the batch statistics of the latest codes, with nothing stale averaged in.
+            add_statistics(backend, state.sum_A, state.sum_B, new, Xb, 1.0, H_old=warm)
+        elif memory_covers_data(seen, problem.n_samples):
+            # The fading memory would now span every sample: from here on the exact sums of
+            # every sample's latest codes are the better statistics (no noise, no staleness
+            # beyond one epoch), so the fit settles on a stationary point of the batch problem.
+            state.sum_A, state.sum_B = _statistics_of_codes(problem, state.codes)
+    if state.sum_A is None:
+        beta = forgetting_factor(seen, m)
         state.A *= beta
         state.B *= beta
         add_statistics(backend, state.A, state.B, Hb, Xb, 1.0 / m)
         state.weight = beta * state.weight + 1.0
-    if exact and state.epoch > 0:
-        A, B, weight = state.sum_A, state.sum_B, float(problem.n_samples)
-    else:
         A, B, weight = state.A, state.B, state.weight
+    else:
+        A, B, weight = state.sum_A, state.sum_B, float(problem.n_samples)
     dead = dead_atoms(A, xp)
     state.W = update_dictionary(
         backend,
@@ -456,6 +471,19 @@ def _online_step(problem: Problem, state: OnlineState, index: Any, batch_size: i
     state.objective_sum += value / m
     state.objective_count += 1
     state.max_gap = max(state.max_gap, step.max_gap)
+
+
+def _statistics_of_codes(problem: Problem, codes: Any) -> tuple[Any, Any]:
+    """Σ h hᵀ (k, k) and Σ h xᵀ (k, p), float64, over every sample's codes (n, k) and X, in
+    chunks of rows (X may be a memory map)."""
+    xp = problem.backend.xp
+    k, p = codes.shape[1], problem.X.shape[1]
+    A = xp.zeros((k, k), dtype=xp.float64)
+    B = xp.zeros((k, p), dtype=xp.float64)
+    for start in range(0, problem.n_samples, ENCODE_CHUNK):
+        rows = slice(start, start + ENCODE_CHUNK)
+        add_statistics(problem.backend, A, B, codes[rows], problem.X[rows])
+    return A, B
 
 
 def _scaled_penalty(o: FitOptions, n_samples: int, weight: float) -> float | None:

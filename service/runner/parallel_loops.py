@@ -16,7 +16,12 @@ from typing import Any
 import numpy as np
 
 from solvers.backends import get_backend
-from solvers.bcd import ONLINE_W_PASSES, batch_dictionary_step, mairal_weight, relative_decrease
+from solvers.bcd import (
+    ONLINE_W_PASSES,
+    batch_dictionary_step,
+    forgetting_factor,
+    relative_decrease,
+)
 from solvers.certificates import objective_from_statistics
 from solvers.checkpoint import load_checkpoint, save_checkpoint
 from solvers.dictionary import dead_atoms, reseed_atoms, update_dictionary
@@ -319,7 +324,7 @@ def _online_step(run: Run, s: _Online, rows: np.ndarray, batch_size: int) -> Non
     stats = run.code_step(s.W, parts)
     A_batch, B_batch = _sum(stats)
     m = rows.shape[0]
-    beta = mairal_weight(s.batches, batch_size)
+    beta = forgetting_factor(s.batches * batch_size, m)
     s.A *= beta
     s.B *= beta
     s.A += A_batch / m

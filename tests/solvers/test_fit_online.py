@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 import solvers
+from solvers.bcd import MEMORY_GROWTH
+from solvers.checkpoint import load_checkpoint
 
 ALPHA = 0.3
 K = 10
@@ -108,6 +110,38 @@ def test_checkpoint_resume_gives_the_uninterrupted_answer(X, tmp_path, stop_at):
     # A batch fit does not resume from an online checkpoint.
     with pytest.raises(solvers.InvalidInputError, match="another fit"):
         solvers.fit(X, K, checkpoint=path, **{**options, "mode": "batch"})
+
+
+def test_exact_statistics_take_over_once_the_memory_spans_the_data(X, tmp_path):
+    """The running statistics fade until their memory (one mini-batch plus MEMORY_GROWTH of the
+    samples seen) spans the data set; from then on they are exact sums over every sample's latest
+    codes. After epochs of incremental replacements those sums must still equal the batch
+    statistics of the stored codes, and a fit cancelled just before the switch must resume to
+    the uninterrupted answer."""
+    n = X.shape[0]
+    per_epoch = math.ceil(n / BATCH)
+    switch_batch = math.ceil(n / (MEMORY_GROWTH * BATCH))  # first t with g·t·BATCH ≥ n
+    epochs = switch_batch // per_epoch + 3  # every sample is replaced twice after the switch
+    options = dict(
+        alpha=ALPHA, mode="online", batch_size=BATCH, max_iter=epochs, tol=0.0, random_state=0
+    )
+    full_path = tmp_path / "full.npz"
+    full = solvers.fit(X, K, checkpoint=full_path, **options)
+    arrays, _ = load_checkpoint(full_path)
+    codes = arrays["codes"].astype(np.float64)
+    np.testing.assert_allclose(arrays["sum_A"], codes.T @ codes, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(arrays["sum_B"], codes.T @ X, rtol=1e-9, atol=1e-9)
+
+    path = tmp_path / "cut.npz"
+    cancel_at = switch_batch - 2
+    first = solvers.fit(
+        X, K, checkpoint=path, callback=lambda p: p.iteration < cancel_at, **options
+    )
+    assert first.stop_reason == "cancelled" and first.n_iter == cancel_at
+    assert "sum_A" not in load_checkpoint(path)[0]
+    resumed = solvers.fit(X, K, checkpoint=path, **options)
+    assert resumed.n_iter == full.n_iter
+    np.testing.assert_allclose(resumed.dictionary, full.dictionary, rtol=1e-10, atol=1e-12)
 
 
 def test_stop_reasons(X):
