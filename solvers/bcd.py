@@ -38,9 +38,12 @@ ENCODE_CHUNK = 65536
 WARM_START_BYTES = 128 * 2**20
 # Dictionary-step passes per mini-batch.
 ONLINE_W_PASSES = 1
-# The running statistics of an online fit remember the latest mini-batch plus about this fraction
-# of all samples seen so far (`forgetting_factor`). Measured on P1 (benchmarks/p1.py): 0.03 to
-# 0.06 reach a given F in the fewest epochs; larger values slow the start, smaller ones stall.
+# The running statistics of an online fit remember about max(batch_size, MEMORY_PER_ATOM·k)
+# samples plus MEMORY_GROWTH of all samples seen so far (`statistics_memory`). Measured on P1
+# (benchmarks/p1.py, k = 128, mini-batches of 256 to 2048, three seeds): growth 0.03 to 0.06
+# reaches a given F in the fewest epochs (more slows the start, less stalls); on the P2 dry
+# run (k = 256, mini-batches of 256) a start of one mini-batch was too noisy, 8 per atom was not.
+MEMORY_PER_ATOM = 8
 MEMORY_GROWTH = 0.045
 
 
@@ -251,23 +254,23 @@ class OnlineState:
     sum_B: Any = None
 
 
-def forgetting_factor(seen: int, batch_size: int) -> float:
-    """β for folding a mini-batch of `batch_size` samples into A and B after `seen` samples.
+def statistics_memory(seen: int, batch_size: int, n_components: int) -> float:
+    """θ, about how many recent samples the running statistics remember after `seen` samples.
 
-    A ← β·A + (1/m)·Σ h hᵀ (and B alike) keeps an exponentially fading memory of about
-    θ = m + g·seen samples, β = 1 − m / (θ + 1), g = MEMORY_GROWTH. Mairal et al. (2009,
-    §3.4.3), SPAMS and scikit-learn use θ = m² + t after t mini-batches, which for mini-batches
-    of a thousand samples is a memory of many epochs: W then answers codes of long-gone
-    dictionaries and moves slowly. A memory that starts at one mini-batch and grows with the
-    samples seen follows the recent codes while W moves fast, and averages more as it settles.
+    Mairal et al. (2009, §3.4.3), SPAMS and scikit-learn use θ = m² + t after t mini-batches of
+    m samples, which for mini-batches of a thousand samples is a memory of many epochs: W then
+    answers codes of long-gone dictionaries and moves slowly. Here the memory starts at one
+    mini-batch (at least MEMORY_PER_ATOM samples per atom, so that A is not dominated by noise)
+    and grows with the samples seen: it follows the recent codes while W moves fast and averages
+    over more of them as W settles.
     """
-    theta = batch_size + MEMORY_GROWTH * seen
-    return (theta + 1 - batch_size) / (theta + 1)
+    return max(batch_size, MEMORY_PER_ATOM * n_components) + MEMORY_GROWTH * seen
 
 
-def memory_covers_data(seen: int, n_samples: int) -> bool:
-    """Whether the running statistics' memory (see `forgetting_factor`) spans the data set."""
-    return MEMORY_GROWTH * seen >= n_samples
+def forgetting_factor(memory: float, m: int) -> float:
+    """β for folding a mini-batch of m samples into A and B: A ← β·A + (1/m)·Σ h hᵀ keeps an
+    exponentially fading memory of about `memory` samples."""
+    return (memory + 1 - m) / (memory + 1)
 
 
 def fit_online(
@@ -428,7 +431,7 @@ def _online_step(problem: Problem, state: OnlineState, index: Any, batch_size: i
     )
     Hb = step.codes
     m = Xb.shape[0]
-    seen = state.batches * batch_size
+    memory = statistics_memory(state.batches * batch_size, batch_size, Hb.shape[1])
     if state.codes is not None:
         new = Hb.astype(xp.float32)
         state.codes[index] = new
@@ -437,13 +440,13 @@ def _online_step(problem: Problem, state: OnlineState, index: Any, batch_size: i
             # each sample's previous contribution is replaced by its new one, so sum_A and sum_B
             # are the batch statistics of the latest codes, with nothing stale averaged in.
             add_statistics(backend, state.sum_A, state.sum_B, new, Xb, 1.0, H_old=warm)
-        elif memory_covers_data(seen, problem.n_samples):
+        elif state.epoch > 0 and memory >= problem.n_samples:
             # The fading memory would now span every sample: from here on the exact sums of
             # every sample's latest codes are the better statistics (no noise, no staleness
             # beyond one epoch), so the fit settles on a stationary point of the batch problem.
             state.sum_A, state.sum_B = _statistics_of_codes(problem, state.codes)
     if state.sum_A is None:
-        beta = forgetting_factor(seen, m)
+        beta = forgetting_factor(memory, m)
         state.A *= beta
         state.B *= beta
         add_statistics(backend, state.A, state.B, Hb, Xb, 1.0 / m)

@@ -21,6 +21,7 @@ from solvers.bcd import (
     batch_dictionary_step,
     forgetting_factor,
     relative_decrease,
+    statistics_memory,
 )
 from solvers.certificates import objective_from_statistics
 from solvers.checkpoint import load_checkpoint, save_checkpoint
@@ -324,7 +325,8 @@ def _online_step(run: Run, s: _Online, rows: np.ndarray, batch_size: int) -> Non
     stats = run.code_step(s.W, parts)
     A_batch, B_batch = _sum(stats)
     m = rows.shape[0]
-    beta = forgetting_factor(s.batches * batch_size, m)
+    memory = statistics_memory(s.batches * batch_size, batch_size, s.A.shape[0])
+    beta = forgetting_factor(memory, m)
     s.A *= beta
     s.B *= beta
     s.A += A_batch / m

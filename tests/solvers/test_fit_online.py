@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import solvers
-from solvers.bcd import MEMORY_GROWTH
+from solvers.bcd import statistics_memory
 from solvers.checkpoint import load_checkpoint
 
 ALPHA = 0.3
@@ -113,14 +113,13 @@ def test_checkpoint_resume_gives_the_uninterrupted_answer(X, tmp_path, stop_at):
 
 
 def test_exact_statistics_take_over_once_the_memory_spans_the_data(X, tmp_path):
-    """The running statistics fade until their memory (one mini-batch plus MEMORY_GROWTH of the
-    samples seen) spans the data set; from then on they are exact sums over every sample's latest
-    codes. After epochs of incremental replacements those sums must still equal the batch
-    statistics of the stored codes, and a fit cancelled just before the switch must resume to
-    the uninterrupted answer."""
+    """The running statistics fade until their memory (`statistics_memory`) spans the data
+    set; from then on they are exact sums over every sample's latest codes. After epochs of
+    incremental replacements those sums must still equal the batch statistics of the stored
+    codes, and a fit cancelled just before the switch must resume to the uninterrupted answer."""
     n = X.shape[0]
     per_epoch = math.ceil(n / BATCH)
-    switch_batch = math.ceil(n / (MEMORY_GROWTH * BATCH))  # first t with g·t·BATCH ≥ n
+    switch_batch = next(t for t in range(10**6) if statistics_memory(t * BATCH, BATCH, K) >= n)
     epochs = switch_batch // per_epoch + 3  # every sample is replaced twice after the switch
     options = dict(
         alpha=ALPHA, mode="online", batch_size=BATCH, max_iter=epochs, tol=0.0, random_state=0
