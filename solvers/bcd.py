@@ -4,8 +4,8 @@ checkpoints.
 Batch: every iteration codes all samples (warm-started from the previous codes), then updates W
 from A = HᵀH, B = HᵀX. Online (Mairal et al. 2009): shuffled mini-batches update running A, B
 with a fading memory that grows with the samples seen (`forgetting_factor`), then W by one pass
-of the dictionary step; once that memory would span the data set, exact sums over every sample's
-latest codes take over. Optionally the returned dictionary is an exponential average of the
+of the dictionary step; once that memory reaches half the data set, exact sums over every
+sample's latest codes take over. Optionally the returned dictionary is an exponential average of the
 iterates.
 """
 
@@ -247,8 +247,8 @@ class OnlineState:
     max_gap: float = 0.0
     weight: float = 0.0  # total weight in A and B: Σ of the forgetting factors' products
     # (n, k) float32 latest codes of every sample, or None (see WARM_START_BYTES). Once the
-    # running statistics' memory spans the data set, sum_A = Σ h hᵀ and sum_B = Σ h xᵀ (float64)
-    # over these codes replace A and B; None until then.
+    # running statistics' memory reaches half the data set, sum_A = Σ h hᵀ and sum_B = Σ h xᵀ
+    # (float64) over these codes replace A and B; None until then.
     codes: Any = None
     sum_A: Any = None
     sum_B: Any = None
@@ -440,10 +440,11 @@ def _online_step(problem: Problem, state: OnlineState, index: Any, batch_size: i
             # each sample's previous contribution is replaced by its new one, so sum_A and sum_B
             # are the batch statistics of the latest codes, with nothing stale averaged in.
             add_statistics(backend, state.sum_A, state.sum_B, new, Xb, 1.0, H_old=warm)
-        elif state.epoch > 0 and memory >= problem.n_samples:
-            # The fading memory would now span every sample: from here on the exact sums of
-            # every sample's latest codes are the better statistics (no noise, no staleness
-            # beyond one epoch), so the fit settles on a stationary point of the batch problem.
+        elif state.epoch > 0 and memory >= problem.n_samples / 2:
+            # A contribution to the exact sums of every sample's latest codes is on average half
+            # an epoch old, n/2 samples, about the average age in a fading memory of n/2: from
+            # here on the exact sums are as fresh and carry no sampling noise, and the fit
+            # settles on a stationary point of the batch problem.
             state.sum_A, state.sum_B = _statistics_of_codes(problem, state.codes)
     if state.sum_A is None:
         beta = forgetting_factor(memory, m)

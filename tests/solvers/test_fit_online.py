@@ -112,14 +112,14 @@ def test_checkpoint_resume_gives_the_uninterrupted_answer(X, tmp_path, stop_at):
         solvers.fit(X, K, checkpoint=path, **{**options, "mode": "batch"})
 
 
-def test_exact_statistics_take_over_once_the_memory_spans_the_data(X, tmp_path):
-    """The running statistics fade until their memory (`statistics_memory`) spans the data
-    set; from then on they are exact sums over every sample's latest codes. After epochs of
+def test_exact_statistics_take_over_once_the_memory_reaches_half_the_data(X, tmp_path):
+    """The running statistics fade until their memory (`statistics_memory`) reaches half the
+    data set; from then on they are exact sums over every sample's latest codes. After epochs of
     incremental replacements those sums must still equal the batch statistics of the stored
     codes, and a fit cancelled just before the switch must resume to the uninterrupted answer."""
     n = X.shape[0]
     per_epoch = math.ceil(n / BATCH)
-    switch_batch = next(t for t in range(10**6) if statistics_memory(t * BATCH, BATCH, K) >= n)
+    switch_batch = next(t for t in range(10**6) if statistics_memory(t * BATCH, BATCH, K) >= n / 2)
     epochs = switch_batch // per_epoch + 3  # every sample is replaced twice after the switch
     options = dict(
         alpha=ALPHA, mode="online", batch_size=BATCH, max_iter=epochs, tol=0.0, random_state=0
