@@ -6,7 +6,9 @@ and B = HᵀX (k, p); the client sums them in chunk order (so results do not dep
 worker finished first), takes the dictionary step with the same routine, passes and tolerance as
 `solvers.fit`, and sends the new W (k, p) with the next round of tasks. Batch mode reaches the
 objective of `solvers.fit` for the same options and seed to rounding; online mode splits each
-mini-batch between the chunks that own its rows and applies Mairal's weighting on the client.
+mini-batch between the chunks that own its rows and folds it into running statistics on the
+client, with the fading memory of `solvers.fit` (`solvers.bcd.statistics_memory`; no exact sums:
+the client keeps no codes).
 
 A worker that dies loses nothing that cannot be recomputed: a chunk is a Dask task reading its
 row range from the `.npy` file (or a task holding the rows it embeds), and the codes it kept are
