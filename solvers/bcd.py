@@ -3,10 +3,10 @@ checkpoints.
 
 Batch: every iteration codes all samples (warm-started from the previous codes), then updates W
 from A = HᵀH, B = HᵀX. Online (Mairal et al. 2009): shuffled mini-batches update running A, B
-with a fading memory that grows with the samples seen (`forgetting_factor`), then W by one pass
+with a fading memory that grows with the samples seen (`statistics_memory`), then W by one pass
 of the dictionary step; once that memory reaches half the data set, exact sums over every
-sample's latest codes take over. Optionally the returned dictionary is an exponential average of the
-iterates.
+sample's latest codes take over. Optionally the returned dictionary is an exponential average
+of the iterates.
 """
 
 from __future__ import annotations
