@@ -22,7 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "service"))
 from server_process import Server
 
 KEY = "cluster-key-0123456789abcdef"
-LONG = {"n_components": 16, "max_iter": 400, "tol": 0.0, "alpha": 0.2, "random_state": 0}
+# About 5 s of fitting on one core: the kill must land while the fit still runs, even on a
+# slow CI machine (400 iterations, 1.5 s, once finished before the kill did).
+LONG = {"n_components": 16, "max_iter": 1500, "tol": 0.0, "alpha": 0.2, "random_state": 0}
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +101,9 @@ def test_worker_killed_mid_fit_does_not_lose_the_job(
     server: Server, api: httpx.Client, data: np.ndarray, tmp_path: Path
 ) -> None:
     dataset = _upload(api, data, tmp_path / "X.npy")
+    # Looked up before submitting, so that the kill follows the poll without a process scan.
+    workers = {w for b in api.get("/v1/backends").json()["data"] for w in b["workers"]}
+    processes = {address: _worker_process(address) for address in workers}
     job_id = _submit(api, dataset_id=dataset, **LONG)
     checkpoint = server.data_dir / "checkpoints" / f"{job_id}.npz"
     running = _wait(
@@ -107,7 +112,7 @@ def test_worker_killed_mid_fit_does_not_lose_the_job(
         and j["progress"] and j["progress"]["iteration"] >= 5,
     )  # fmt: skip
     assert running["progress"]["iteration"] < LONG["max_iter"], "not caught mid-run"
-    _worker_process(running["worker"]).kill()
+    processes[running["worker"]].kill()
     done = _wait(api, job_id, timeout=180)
     reference = solvers.fit(data, **LONG)  # type: ignore[arg-type]
     assert done["state"] == "succeeded", done
