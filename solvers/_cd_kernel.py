@@ -11,6 +11,13 @@ a full pass that leaves the support and signs unchanged is followed by a Newton 
 h_A = G_AA⁻¹ (c_A − α s_A), the exact lasso solution if the support and signs are right (as in
 LARS and homotopy methods). If some sign would flip, the step stops at the first coordinate that
 reaches zero; along that segment the objective only decreases, so every round is a descent.
+
+From a cold start, cyclic passes over correlated atoms let half of them into the support (on P1,
+64 of 128 in the first pass for a final 30) and then spend many passes removing them again. So a
+row starts with greedy (Gauss–Southwell) steps instead: each moves the coordinate that violates
+its optimality condition most, until none violates it by more than a fraction of α, and a Newton
+step on that support follows. Greedy steps cost a scan of the k coordinates each; from a warm
+start that is already near the solution they stop at once.
 """
 
 from __future__ import annotations
@@ -26,6 +33,11 @@ _CHUNK = 64
 # A Cholesky pivot under this fraction of its diagonal entry means the active atoms are
 # (nearly) linearly dependent: the Newton step is skipped and coordinate descent goes on.
 _PIVOT_FLOOR = 1e-10
+# Greedy steps run while some coordinate's optimality condition is violated by more than this
+# fraction of α (tighter costs more scans than the passes it saves; measured on P1 coding), and
+# at most this many steps per atom.
+_GREEDY_FLOOR = 0.2
+_GREEDY_STEPS_PER_ATOM = 2
 
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
@@ -90,6 +102,63 @@ def _refresh(h, q, c, G):  # pragma: no cover - compiled
                 q[m] -= h[j] * G[j, m]
 
 
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def _violation(q_j, h_j, alpha, positive):  # pragma: no cover - compiled
+    """How far coordinate j is from its optimality condition, given q_j = (c − G h)_j.
+
+    A zero coordinate must have |q_j| ≤ α (q_j ≤ α when positive); a nonzero one q_j = α sign h_j.
+    """
+    if h_j == 0.0:
+        return (q_j if positive else abs(q_j)) - alpha
+    return abs(q_j - alpha) if h_j > 0.0 else abs(q_j + alpha)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _greedy_start(h, q, G, alpha, positive, floor, max_steps):  # pragma: no cover - compiled
+    """Gauss–Southwell steps: minimise exactly over the most violating coordinate, while its
+    violation exceeds `floor`, at most `max_steps` times. The update of q and the search for the
+    next coordinate share one loop over the k atoms."""
+    k = h.shape[0]
+    best = -1
+    top = floor
+    for m in range(k):
+        v = _violation(q[m], h[m], alpha, positive)
+        if v > top:
+            top = v
+            best = m
+    for _ in range(max_steps):
+        if best < 0:
+            return
+        j = best
+        g_jj = G[j, j]
+        if g_jj <= 0.0:
+            return
+        old = h[j]
+        z = old + q[j] / g_jj
+        threshold = alpha / g_jj
+        if positive:
+            new = z - threshold if z > threshold else 0.0
+        elif z > threshold:
+            new = z - threshold
+        elif z < -threshold:
+            new = z + threshold
+        else:
+            new = 0.0
+        delta = new - old
+        if delta == 0.0:
+            return
+        h[j] = new
+        best = -1
+        top = floor
+        for m in range(k):
+            q_m = q[m] - delta * G[j, m]
+            q[m] = q_m
+            v = _violation(q_m, h[m], alpha, positive)
+            if v > top:
+                top = v
+                best = m
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def _newton_step(h, c, G, alpha, active, n_active, L, rhs):  # pragma: no cover - compiled
     """Move h towards the solution of the lasso restricted to the support `active` with its signs.
@@ -145,6 +214,17 @@ def _newton_step(h, c, G, alpha, active, n_active, L, rhs):  # pragma: no cover 
     return True
 
 
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def _support(h, active):  # pragma: no cover - compiled
+    """Write the indices of h's nonzero coordinates into `active`; returns how many."""
+    n_active = 0
+    for j in range(h.shape[0]):
+        if h[j] != 0.0:
+            active[n_active] = j
+            n_active += 1
+    return n_active
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def _solve_rows(
     G, C, x_sq, H, alpha, tol, max_sweeps, positive, gaps, residual_sq, sweeps, first, stop
@@ -173,6 +253,15 @@ def _solve_rows(
         gap, r_sq = _row_gap(h, q, c, x_sq[i], alpha, positive)
         used = 0
         newton = True
+        if gap > target:
+            _greedy_start(
+                h, q, G, alpha, positive, _GREEDY_FLOOR * alpha, _GREEDY_STEPS_PER_ATOM * k
+            )
+            n_active = _support(h, active)
+            if n_active > 0:
+                newton = _newton_step(h, c, G, alpha, active, n_active, L, rhs)
+                _refresh(h, q, c, G)
+            gap, r_sq = _row_gap(h, q, c, x_sq[i], alpha, positive)
         while gap > target and used < max_sweeps:
             # One full pass; `changed` counts the coordinates that entered or left the support.
             changed = 0
@@ -192,11 +281,7 @@ def _solve_rows(
             if changed > _NEWTON_MAX_CHANGES or not newton:
                 gap, r_sq = _row_gap(h, q, c, x_sq[i], alpha, positive)
                 continue
-            n_active = 0
-            for j in range(k):
-                if h[j] != 0.0:
-                    active[n_active] = j
-                    n_active += 1
+            n_active = _support(h, active)
             if n_active == 0:
                 gap, r_sq = _row_gap(h, q, c, x_sq[i], alpha, positive)
                 continue
