@@ -1,6 +1,6 @@
 """Coding only: the lasso code step on a fixed dictionary, P1 data, against SPAMS and scikit-learn.
 
-    PYTHONPATH=. .venv/bin/python -m benchmarks.coding [--repeats 3] [--subset 2000]
+    PYTHONPATH=. .venv/bin/python -m benchmarks.coding [--repeats 7] [--subset 2000]
 
 Data: P1 of BENCHMARKS.md (20,000 × 64 china.jpg patches, float64), alpha = 1. Dictionary: k = 128
 atoms learned by this project, `solvers.fit(X, 128, init=initial_dictionary(X, 128),
@@ -89,7 +89,7 @@ def max_relative_gap(X: np.ndarray, H: np.ndarray, W: np.ndarray) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per system (median)")
+    parser.add_argument("--repeats", type=int, default=7, help="timed runs per system (median)")
     parser.add_argument(
         "--subset", type=int, default=2000, help="rows for the slow systems (fista, lasso_lars)"
     )

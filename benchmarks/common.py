@@ -22,14 +22,22 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, value
 
 
+# Pause before each timed run of `interleaved`. Thread pools stay busy after a call returns
+# (OpenBLAS workers spin for ~0.1 s, OpenMP ones briefly) and would otherwise run into the next
+# system's timing: SPAMS lasso right after a NumPy matrix product took 0.28 s instead of 0.20 s.
+SETTLE_S = 0.3
+
+
 def interleaved(
     systems: dict[str, Callable[[], Any]], repeats: int
 ) -> dict[str, tuple[list[float], Any]]:
-    """Run every system `repeats` times, round-robin; name → (seconds of each run, last value)."""
+    """Run every system `repeats` times, round-robin, each after a pause of SETTLE_S;
+    name → (seconds of each run, last value)."""
     times: dict[str, list[float]] = {name: [] for name in systems}
     values: dict[str, Any] = {}
     for _ in range(repeats):
         for name, fn in systems.items():
+            time.sleep(SETTLE_S)
             seconds, values[name] = timed(fn)
             times[name].append(seconds)
     return {name: (times[name], values[name]) for name in systems}
