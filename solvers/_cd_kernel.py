@@ -61,27 +61,30 @@ def _row_gap(h, q, c, x_sq, alpha, positive):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def _minimiser(old, q_j, g_jj, alpha, positive):  # pragma: no cover - compiled
+    """argmin over h_j alone of the row's objective, from h_j = old, q_j and G_jj > 0: the
+    soft-thresholded coordinate step (clipped at 0 when positive)."""
+    z = old + q_j / g_jj
+    threshold = alpha / g_jj
+    if z > threshold:
+        return z - threshold
+    if z < -threshold and not positive:
+        return z + threshold
+    return 0.0
+
+
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def _update(j, h, q, G, alpha, positive):  # pragma: no cover - compiled
     """Exact minimisation over h_j; returns |Δh_j|.
 
     The caller decides the common case before calling: a zero coordinate with |q_j| ≤ α stays
     zero (z = q_j / G_jj crosses the threshold α / G_jj exactly when q_j crosses α).
     """
-    old = h[j]
     g_jj = G[j, j]
     if g_jj <= 0.0:
         return 0.0
-    z = old + q[j] / g_jj
-    threshold = alpha / g_jj
-    if positive:
-        new = z - threshold if z > threshold else 0.0
-    elif z > threshold:
-        new = z - threshold
-    elif z < -threshold:
-        new = z + threshold
-    else:
-        new = 0.0
-    delta = new - old
+    new = _minimiser(h[j], q[j], g_jj, alpha, positive)
+    delta = new - h[j]
     if delta != 0.0:
         h[j] = new
         for m in range(h.shape[0]):
@@ -116,7 +119,7 @@ def _violation(q_j, h_j, alpha, positive):  # pragma: no cover - compiled
 def _greedy_start(h, q, G, alpha, positive, floor, max_steps):  # pragma: no cover - compiled
     """Gauss–Southwell steps: minimise exactly over the most violating coordinate, while its
     violation exceeds `floor`, at most `max_steps` times. The update of q and the search for the
-    next coordinate share one loop over the k atoms. Returns the number of steps taken."""
+    next coordinate share one loop over the k atoms."""
     k = h.shape[0]
     best = -1
     top = floor
@@ -131,18 +134,8 @@ def _greedy_start(h, q, G, alpha, positive, floor, max_steps):  # pragma: no cov
         g_jj = G[j, j]
         if g_jj <= 0.0:
             break
-        old = h[j]
-        z = old + q[j] / g_jj
-        threshold = alpha / g_jj
-        if positive:
-            new = z - threshold if z > threshold else 0.0
-        elif z > threshold:
-            new = z - threshold
-        elif z < -threshold:
-            new = z + threshold
-        else:
-            new = 0.0
-        delta = new - old
+        new = _minimiser(h[j], q[j], g_jj, alpha, positive)
+        delta = new - h[j]
         if delta == 0.0:
             break
         h[j] = new
@@ -156,7 +149,6 @@ def _greedy_start(h, q, G, alpha, positive, floor, max_steps):  # pragma: no cov
             if v > top:
                 top = v
                 best = m
-    return steps
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
