@@ -12,7 +12,7 @@ import httpx
 import pytest
 from distributed import LocalCluster
 from fastapi import FastAPI
-from service_testing import ALICE_KEY, BOB_KEY, auth, make_settings
+from service_testing import ALICE_KEY, BOB_KEY, in_process_client, make_settings
 
 from service.app import create_app
 
@@ -63,34 +63,25 @@ async def idle_app(tmp_path: Path, idle_scheduler: str) -> AsyncIterator[FastAPI
         yield running
 
 
-def _client(app: FastAPI, key: str | None) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://testserver",
-        headers=auth(key) if key else {},
-        timeout=60,
-    )
-
-
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with _client(app, ALICE_KEY) as c:
+    async with in_process_client(app, ALICE_KEY) as c:
         yield c
 
 
 @pytest.fixture
 async def bob(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with _client(app, BOB_KEY) as c:
+    async with in_process_client(app, BOB_KEY) as c:
         yield c
 
 
 @pytest.fixture
 async def anonymous(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with _client(app, None) as c:
+    async with in_process_client(app, None) as c:
         yield c
 
 
 @pytest.fixture
 async def idle_client(idle_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with _client(idle_app, ALICE_KEY) as c:
+    async with in_process_client(idle_app, ALICE_KEY) as c:
         yield c

@@ -30,6 +30,16 @@ def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
+def in_process_client(app: Any, key: str | None = ALICE_KEY) -> httpx.AsyncClient:
+    """A client of `app` through httpx.ASGITransport (the app's lifespan must be running)."""
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://testserver",
+        headers=auth(key) if key else {},
+        timeout=60,
+    )
+
+
 def npy(array: np.ndarray, allow_pickle: bool = False) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=allow_pickle)

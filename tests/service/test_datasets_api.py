@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from service_testing import ALICE_KEY, NPY, assert_problem, auth, make_settings, matrix, npy
+from service_testing import NPY, assert_problem, in_process_client, make_settings, matrix, npy
 
 from service.app import create_app
 
@@ -182,10 +182,7 @@ async def test_json_body_streaming_past_the_limit(tmp_path: Path, path: str) -> 
             yield b"[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0],"
         yield b"[0.0]]}"
 
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://t", headers=auth(ALICE_KEY)
-    ) as client:
+    async with in_process_client(app) as client:
         r = await client.post(path, content=chunks(), headers={"Content-Type": "application/json"})
     problem = assert_problem(r, 413, "payload-too-large")
     assert problem["limit"] == 1000 and "1000 bytes" in problem["detail"]

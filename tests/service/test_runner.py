@@ -7,12 +7,10 @@ import asyncio
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 from service_testing import (
-    ALICE_KEY,
     LONG_FIT,
-    auth,
+    in_process_client,
     make_settings,
     matrix,
     submit,
@@ -40,10 +38,7 @@ async def _queued_job(tmp_path: Path, scheduler: str) -> str:
     """A job queued in a data directory whose server never got to run it."""
     app = create_app(make_settings(tmp_path, scheduler))
     async with app.router.lifespan_context(app):
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://t", headers=auth(ALICE_KEY)
-        )
-        async with client:
+        async with in_process_client(app) as client:
             job = await submit(client, data=matrix(50, 8).tolist(), n_components=4, max_iter=5)
     return str(job["id"])
 
@@ -58,10 +53,7 @@ async def test_job_left_running_is_requeued_at_startup(
     await db.write(_pretend_running, job_id, 1, now())
     db.close()
     async with app.router.lifespan_context(app):
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://t", headers=auth(ALICE_KEY)
-        )
-        async with client:
+        async with in_process_client(app) as client:
             done = await wait_for(client, job_id, timeout=15)
     assert done["state"] == "succeeded" and done["attempts"] == 2
 
@@ -73,10 +65,7 @@ async def test_stale_heartbeat_requeues_then_gives_up(
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         db = app.state.service.db
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://t", headers=auth(ALICE_KEY)
-        )
-        async with client:
+        async with in_process_client(app) as client:
             dataset_id = await upload(client, matrix(2000, 64))
             job = await submit(client, dataset_id=dataset_id, **LONG_FIT)
             await wait_for(client, job["id"], {"running"}, predicate=lambda j: j["progress"])
@@ -97,10 +86,7 @@ async def test_clean_shutdown_requeues_running_job_without_counting(
 ) -> None:
     app = create_app(make_settings(tmp_path, dask_scheduler))
     async with app.router.lifespan_context(app):
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://t", headers=auth(ALICE_KEY)
-        )
-        async with client:
+        async with in_process_client(app) as client:
             dataset_id = await upload(client, matrix(2000, 64))
             job = await submit(client, dataset_id=dataset_id, **LONG_FIT)
             await wait_for(client, job["id"], {"running"})
@@ -122,10 +108,7 @@ async def test_dask_gets_two_runs_per_worker_thread_oldest_first(
     app = create_app(make_settings(tmp_path, dask_scheduler))
     async with app.router.lifespan_context(app):
         dispatcher = app.state.service.dispatcher
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://t", headers=auth(ALICE_KEY)
-        )
-        async with client:
+        async with in_process_client(app) as client:
             dataset_id = await upload(client, matrix(2000, 64))
             jobs = [
                 (await submit(client, dataset_id=dataset_id, **LONG_FIT))["id"] for _ in range(7)
@@ -151,10 +134,7 @@ async def test_dask_gets_two_runs_per_worker_thread_oldest_first(
 async def test_no_worker_no_run_handed_to_dask(tmp_path: Path, idle_scheduler: str) -> None:
     app = create_app(make_settings(tmp_path, idle_scheduler))
     async with app.router.lifespan_context(app):
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://t", headers=auth(ALICE_KEY)
-        )
-        async with client:
+        async with in_process_client(app) as client:
             dataset_id = await upload(client, matrix(50, 8))
             for _ in range(3):
                 await submit(client, dataset_id=dataset_id, n_components=4, max_iter=5)
