@@ -15,6 +15,7 @@ from fastapi.routing import APIRoute
 from .api import routers
 from .api.openapi import build_openapi
 from .errors import install_handlers
+from .keys import KeyRing
 from .limits import BodyLimit
 from .metrics import Metrics
 from .runner.cluster import start_cluster
@@ -32,6 +33,17 @@ def _operation_id(route: APIRoute) -> str:
     return route.name  # the endpoint function's name: upload_dataset, get_job, ...
 
 
+def _stopped_runs(job_ids: list[str]) -> str:
+    """The one line a shutdown says about the jobs it interrupted."""
+    if not job_ids:
+        return "stopping: no job was running"
+    names = ", ".join(job_ids)
+    return (
+        f"stopping: {len(job_ids)} running job(s) ({names}) queued again; they resume from "
+        "their last checkpoint when the service starts again"
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app for `settings` (default: from the environment). Nothing starts until the
     lifespan runs."""
@@ -42,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         layout=layout,
         db=Database(layout.database, settings.sqlite_synchronous),
         metrics=Metrics(),
-        key_hashes=settings.key_hashes(),
+        keys=KeyRing(settings),
     )
 
     @asynccontextmanager
@@ -66,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             gc.unfreeze()  # what the app leaves behind can be collected again
             if state.dispatcher is not None:
-                await state.dispatcher.stop()
+                log.info(_stopped_runs(await state.dispatcher.stop()))
                 state.dispatcher = None
             if cluster is not None:
                 await cluster.close()

@@ -131,22 +131,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_service_commands(commands: Any) -> None:
-    """`serve`: its options are parsed by `service.serve`, which owns them."""
-    serve = commands.add_parser(
-        "serve", help="start the HTTP service (see `sparsecoding serve --help`)", add_help=False
+    """`serve` (its flags are declared once, by `service.serve.add_arguments`) and the clients."""
+    from . import client_cli, serve
+
+    parser = commands.add_parser(
+        "serve",
+        help="start the HTTP service (API, SQLite, local Dask cluster)",
+        description=serve.DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    serve.add_argument("serve_args", nargs=argparse.REMAINDER)
-    serve.set_defaults(handler=_serve_command)
-
-    from . import client_cli
-
+    serve.add_arguments(parser)
+    parser.set_defaults(handler=serve.run)
+    key = commands.add_parser(
+        "new-key",
+        help="create another API key for a service's data directory (a lost one cannot be shown)",
+    )
+    serve.add_key_arguments(key)
+    key.set_defaults(handler=serve.new_key)
     client_cli.add_commands(commands)
-
-
-def _serve_command(args: argparse.Namespace) -> int:
-    from service import serve
-
-    return int(serve.main(args.serve_args) or 0)
 
 
 def main(argv: list[str] | None = None) -> int:

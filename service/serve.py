@@ -1,36 +1,30 @@
-"""`sparsecoding serve`: run the API with uvicorn (and its embedded Dask cluster).
+"""Start the sparsecoding HTTP service: the API (uvicorn), its SQLite database and an embedded
+Dask cluster, all in one data directory.
 
-    python -m service.serve [--host 127.0.0.1] [--port 8000] [--data-dir DIR] [--workers N]
+    sparsecoding serve [--host 127.0.0.1] [--port 8000] [--data-dir ./data] [--workers 2]
 
-Settings come from `SPARSECODING_*` variables; the flags override them. When no API key is
-configured, one is created for tenant `default`, stored hashed in `<data-dir>/api_keys`, and
-printed once with the URL.
+Settings come from SPARSECODING_* environment variables (docs/service.md); these flags override
+them. On the first start with no key configured, an API key for tenant `default` is created,
+printed once and stored hashed in <data-dir>/api_keys; `sparsecoding new-key` makes another.
+Ctrl-C or SIGTERM stops the service; jobs that were running resume at the next start.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
-from .settings import Settings, hash_key
+import uvicorn
 
+from .keys import create_key, ensure_default_key
+from .settings import Settings, valid_tenant
 
-def ensure_api_key(settings: Settings) -> str | None:
-    """Create a key for tenant `default` when none is configured; return it (else None)."""
-    if settings.key_hashes():
-        return None
-    key = secrets.token_urlsafe(32)
-    path = settings.keys_file
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(f"# tenant:sha256:<hex of the key>, one per line\ndefault:sha256:{hash_key(key)}\n")
-    return key
+DESCRIPTION = __doc__
 
 
 def build_settings(
@@ -39,6 +33,7 @@ def build_settings(
     data_dir: Path | None = None,
     workers: int | None = None,
 ) -> Settings:
+    """Settings from the environment, with the given values (the flags) over them."""
     overrides: dict[str, Any] = {
         name: value
         for name, value in (
@@ -52,6 +47,32 @@ def build_settings(
     return Settings(**overrides)
 
 
+def _logging_config() -> dict[str, Any]:
+    """uvicorn's logging, with the service's own loggers printed the same way."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config: dict[str, Any] = {**LOGGING_CONFIG, "loggers": dict(LOGGING_CONFIG["loggers"])}
+    config["loggers"]["service"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
+
+
+def _announce(settings: Settings, key: str | None) -> None:
+    url = f"http://{settings.host}:{settings.port}"
+    keys = settings.keys_file
+    print(f"sparsecoding service on {url} (data in {settings.data_dir.resolve()})", flush=True)
+    if key is not None:
+        print(
+            f"API key for tenant 'default' (shown once, stored hashed in {keys}): {key}",
+            flush=True,
+        )
+    else:
+        print(
+            f"API keys: SPARSECODING_API_KEYS and {keys} (stored hashed, cannot be shown again); "
+            f"a lost key is replaced with: sparsecoding new-key --data-dir {settings.data_dir}",
+            flush=True,
+        )
+
+
 def serve(
     host: str | None = None,
     port: int | None = None,
@@ -59,44 +80,91 @@ def serve(
     workers: int | None = None,
 ) -> None:
     """Start the service and block until it is stopped (Ctrl-C or SIGTERM)."""
-    import uvicorn
-
     from .app import create_app
 
     settings = build_settings(host, port, data_dir, workers)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    key = ensure_api_key(settings)
-    url = f"http://{settings.host}:{settings.port}"
-    print(f"sparsecoding service on {url} (data in {settings.data_dir.resolve()})", flush=True)
-    if key is not None:
-        print(f"API key for tenant 'default' (shown once, stored hashed): {key}", flush=True)
-    else:
-        print(f"API keys from SPARSECODING_API_KEYS / {settings.keys_file}", flush=True)
-    uvicorn.run(
-        create_app(settings),
+    key = ensure_default_key(settings)
+    _announce(settings, key)
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
         host=settings.host,
         port=settings.port,
-        log_level="info",
+        log_config=_logging_config(),
         access_log=settings.access_log,
         timeout_graceful_shutdown=10,
     )
+    StoppingServer(config, app.state.service.begin_stop).run()
+
+
+class StoppingServer(uvicorn.Server):
+    """uvicorn's server that tells the app as soon as a stop signal arrives, so that open event
+    streams end at once instead of holding the shutdown until its timeout."""
+
+    def __init__(self, config: uvicorn.Config, on_stop: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.on_stop = on_stop
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.on_stop()
+        super().handle_exit(sig, frame)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", help="interface to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="TCP port (default 8000)")
+    """The flags of `sparsecoding serve` (the one place they are declared)."""
+    defaults = Settings.model_fields
+    parser.add_argument("--host", help=f"interface to bind (default {defaults['host'].default})")
+    parser.add_argument("--port", type=int, help=f"TCP port (default {defaults['port'].default})")
     parser.add_argument(
-        "--data-dir", type=Path, help="database, arrays, checkpoints (default ./data)"
+        "--data-dir",
+        type=Path,
+        help="database, arrays, checkpoints and API keys "
+        f"(default ./{defaults['data_dir'].default})",
     )
-    parser.add_argument("--workers", type=int, help="Dask worker processes (default 2)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help=f"Dask worker processes (default {defaults['workers'].default})",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """`sparsecoding serve` with parsed flags; the exit status."""
+    try:
+        serve(args.host, args.port, args.data_dir, args.workers)
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once it has shut down cleanly
+        return 128 + signal.SIGINT
+    return 0
+
+
+def add_key_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir", type=Path, help="the service's data directory (default ./data)"
+    )
+    parser.add_argument("--tenant", default="default", help="tenant of the key (default default)")
+
+
+def new_key(args: argparse.Namespace) -> int:
+    """`sparsecoding new-key`: a new API key in the data directory's keys file."""
+    if not valid_tenant(args.tenant):
+        message = f"error: {args.tenant!r} is not a tenant name (letters, digits, _ . -)"
+        print(message, file=sys.stderr)
+        return 2
+    settings = build_settings(data_dir=args.data_dir)
+    key = create_key(settings.keys_file, args.tenant)
+    print(f"API key for tenant {args.tenant!r} (stored hashed in {settings.keys_file}): {key}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="sparsecoding serve", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="sparsecoding serve",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_arguments(parser)
-    args = parser.parse_args(argv)
-    serve(args.host, args.port, args.data_dir, args.workers)
-    return 0
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,11 @@ MIN_KEY_LENGTH = 16
 KEYS_FILE_NAME = "api_keys"
 
 
+def valid_tenant(name: str) -> bool:
+    """A tenant name: a letter or digit, then up to 63 letters, digits, `_`, `.` or `-`."""
+    return _TENANT.match(name) is not None
+
+
 def hash_key(key: str) -> str:
     """sha256 hex digest of an API key (keys are random and long, so no salt or KDF needed)."""
     return hashlib.sha256(key.encode()).hexdigest()
@@ -38,7 +43,7 @@ def parse_key_entries(text: str, source: str) -> dict[str, str]:
             continue
         tenant, sep, secret = entry.partition(":")
         tenant, secret = tenant.strip(), secret.strip()
-        if not sep or not _TENANT.match(tenant):
+        if not sep or not valid_tenant(tenant):
             raise ValueError(f"{source}: entry must be 'tenant:key' with a simple tenant name")
         if secret.startswith("sha256:"):
             digest = secret.removeprefix("sha256:").lower()

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import NotReady
+from .keys import KeyRing
 from .metrics import Metrics
 from .runner.dispatcher import Dispatcher
 from .settings import Settings
@@ -22,10 +23,15 @@ class AppState:
     layout: DataLayout
     db: Database
     metrics: Metrics
-    key_hashes: dict[str, str]
+    keys: KeyRing
     dispatcher: Dispatcher | None = None
+    stopping: bool = False
     dictionaries: OrderedDict[str, np.ndarray] = field(default_factory=OrderedDict)
     model_records: OrderedDict[tuple[str, str], ModelRecord] = field(default_factory=OrderedDict)
+
+    def begin_stop(self) -> None:
+        """A stop signal arrived: open event streams end now (the lifespan stops the rest)."""
+        self.stopping = True
 
     def require_dispatcher(self) -> Dispatcher:
         if self.dispatcher is None:

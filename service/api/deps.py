@@ -11,7 +11,6 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 
 from ..errors import Unauthorized
-from ..settings import hash_key
 from ..state import AppState
 
 
@@ -41,7 +40,7 @@ async def current_tenant(request: Request) -> str:
         raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
     state: AppState = request.app.state.service
     # A lookup by digest: what its timing could reveal is a sha256 of the key, not the key.
-    tenant = state.key_hashes.get(hash_key(key))
+    tenant = state.keys.tenant(key)
     if tenant is None:
         raise Unauthorized("the API key is not valid")
     return tenant

@@ -65,8 +65,8 @@ async def job_events(
         if job.terminal:
             yield _event("status", JobPublic.of(job).model_dump_json())
             return
-        if await request.is_disconnected():
-            return
+        if state.stopping or await request.is_disconnected():
+            return  # the client reconnects (`retry`) to the next server with Last-Event-ID
         if time.monotonic() - last_sent > KEEPALIVE_S:
             yield ": keep-alive\n\n"
             last_sent = time.monotonic()

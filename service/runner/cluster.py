@@ -15,6 +15,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from ..settings import Settings
 from ..store.layout import DataLayout
+from . import worker_setup
 
 log = logging.getLogger("service.runner")
 
@@ -71,6 +72,7 @@ def _start_local(settings: Settings, layout: DataLayout) -> LocalCluster:
             dashboard_address="127.0.0.1:0",  # its HTTP server (health, metrics), any port
             local_directory=str(layout.dask),
             silence_logs=logging.WARNING,
+            preload=[worker_setup.__name__],
         )
 
 

@@ -19,7 +19,7 @@ import secrets
 import time
 from typing import Any
 
-from distributed import Future
+from distributed import Future, wait
 
 from ..metrics import Metrics
 from ..settings import Settings
@@ -35,6 +35,10 @@ log = logging.getLogger("service.runner")
 
 SLOTS_PER_THREAD = 2
 """Runs handed to Dask per worker thread: one running, one ready to start the moment it ends."""
+
+
+STOP_GRACE_S = 5.0
+"""How long a clean shutdown waits for running fits to checkpoint and return."""
 
 
 def _describe(exc: BaseException) -> str:
@@ -83,22 +87,38 @@ class Dispatcher:
         rather than at the next scan of the queue."""
         self._wake.set()
 
-    async def stop(self) -> None:
-        """Stop dispatching; jobs this process is running go back to the queue, uncounted."""
+    async def stop(self, grace_s: float = STOP_GRACE_S) -> list[str]:
+        """Stop dispatching; jobs this process is running go back to the queue, uncounted.
+
+        Their runs notice at their next heartbeat that they no longer own the job, write a
+        checkpoint and return (within `grace_s`, or they are left to the cluster's shutdown), so
+        the next start resumes them. Returns the ids of the jobs that were running.
+        """
         if self._loop_task is not None:
             self._loop_task.cancel()
             await asyncio.gather(self._loop_task, return_exceptions=True)
         for task in list(self._watchers):
             task.cancel()
         await asyncio.gather(*self._watchers, return_exceptions=True)
-        running = list(self.futures)
+        futures = dict(self.futures)
         self.futures.clear()
 
-        def release(session: Session) -> None:
-            for job_id in running:
-                JobRepository(session).release(job_id)
+        def release(session: Session) -> list[str]:
+            repo = JobRepository(session)
+            running = repo.ids_in_state(JobState.running)
+            ours = [job_id for job_id in running if job_id in futures]
+            for job_id in ours:
+                repo.release(job_id)
+            return ours
 
-        await self.db.write(release)
+        released = await self.db.write(release)
+        pending = [f for job_id, f in futures.items() if job_id in released]
+        if pending:
+            try:
+                await wait(pending, timeout=grace_s)  # however they end
+            except TimeoutError:
+                log.warning("%d run(s) still busy at shutdown; they resume anyway", len(pending))
+        return released
 
     async def _loop(self) -> None:
         interval = self.settings.dispatch_interval_s

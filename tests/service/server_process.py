@@ -1,4 +1,5 @@
-"""A real `python -m service.serve` on a free loopback port, for the end-to-end tests."""
+"""A real `sparsecoding serve` (the documented console command, with its flags) on a free
+loopback port, for the end-to-end tests."""
 
 from __future__ import annotations
 
@@ -15,6 +16,15 @@ import httpx
 import psutil
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def console_script(name: str = "sparsecoding") -> str:
+    """The installed console script `name` of this interpreter's environment, as a user runs
+    it (`pip install -e .` puts it beside the interpreter)."""
+    script = Path(sys.executable).parent / name
+    if not script.exists():
+        raise RuntimeError(f"{script} is missing: install the project (pip install -e .)")
+    return str(script)
 
 
 def free_port() -> int:
@@ -50,9 +60,10 @@ class Server:
         offset = self.log.stat().st_size if self.log.exists() else 0
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "service.serve", "--host", "127.0.0.1",
+                [console_script(), "serve", "--host", "127.0.0.1",
                  "--port", str(self.port), "--data-dir", str(self.data_dir), "--workers", "2"],
                 cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, as a terminal's job is
             )  # fmt: skip
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -97,6 +108,22 @@ class Server:
         for proc in alive:  # never leak processes, but say so: this is a failure
             proc.kill()
         assert not alive, f"worker processes outlived the server: {alive}"
+
+    def interrupt(self, sig: int = signal.SIGINT, timeout: float = 30.0) -> tuple[int, str]:
+        """Send `sig` to the server's process group, as a terminal's Ctrl-C does; wait for the
+        server and its worker processes to end. Returns (exit status, what it printed since
+        its start)."""
+        assert self.process is not None
+        offset = self.log.stat().st_size
+        started = self.output()
+        children = self.children()
+        os.killpg(self.process.pid, sig)
+        code = self.process.wait(timeout)
+        _, alive = psutil.wait_procs(children, timeout=10)
+        for proc in alive:
+            proc.kill()
+        assert not alive, f"processes outlived the server: {alive}"
+        return code, started + self.log.read_bytes()[offset:].decode(errors="replace")
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

@@ -1,4 +1,5 @@
-"""Settings refuse unsafe values; `serve` creates a key and stores only its hash."""
+"""Settings refuse unsafe values; `serve` creates a key and stores only its hash; `new-key` adds
+another that a running app accepts."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from service.serve import build_settings, ensure_api_key
+from service.keys import KeyRing, create_key, ensure_default_key
+from service.serve import build_settings
 from service.settings import Settings, hash_key
 
 
@@ -41,10 +43,39 @@ def test_unsafe_limits_are_refused(tmp_path: Path) -> None:
 
 def test_serve_creates_one_hashed_key(tmp_path: Path) -> None:
     settings = build_settings(data_dir=tmp_path, port=9999)
-    key = ensure_api_key(settings)
+    key = ensure_default_key(settings)
     assert key is not None and len(key) >= 32
     stored = (tmp_path / "api_keys").read_text()
     assert key not in stored and hash_key(key) in stored
     assert (tmp_path / "api_keys").stat().st_mode & 0o077 == 0
     assert settings.key_hashes() == {hash_key(key): "default"}
-    assert ensure_api_key(settings) is None
+    assert ensure_default_key(settings) is None
+
+
+def test_new_keys_are_appended_and_a_running_app_accepts_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = build_settings(data_dir=tmp_path)
+    first = ensure_default_key(settings)
+    assert first is not None
+    keys = KeyRing(settings)
+    assert keys.tenant(first) == "default"
+    second = create_key(settings.keys_file, "bob")
+    monkeypatch.setattr("service.keys.RECHECK_S", 0.0)
+    assert keys.tenant(second) == "bob" and keys.tenant(first) == "default"
+    stored = settings.keys_file.read_text()
+    assert first not in stored and second not in stored
+    assert [line.split(":")[0] for line in stored.splitlines()[1:]] == ["default", "bob"]
+
+
+def test_a_keys_file_that_stops_parsing_keeps_the_keys_read_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = build_settings(data_dir=tmp_path)
+    key = ensure_default_key(settings)
+    assert key is not None
+    keys = KeyRing(settings)
+    monkeypatch.setattr("service.keys.RECHECK_S", 0.0)
+    with open(settings.keys_file, "a") as f:
+        f.write("not a key line\n")
+    assert keys.tenant(key) == "default"
