@@ -1,10 +1,10 @@
 """Compiled Gram-based coordinate descent for the lasso code step (CPU).
 
-One row of H is one independent lasso sharing G = W Wᵀ; rows run in parallel threads with the
-GIL released. Per row the kernel keeps q = c − G h (the correlation of the residual with every
-atom, W r), so a coordinate update costs O(1) when it leaves h_j unchanged and O(k) when it
-moves it. The row stops as soon as its duality gap, computed in float64 from q in O(k), is under
-tol·‖x‖².
+One row of H is one independent lasso sharing G = W Wᵀ; chunks of rows run in parallel threads
+with the GIL released (`_threads`). Per row the kernel keeps q = c − G h (the correlation of
+the residual with every atom, W r), so a coordinate update costs O(1) when it leaves h_j
+unchanged and O(k) when it moves it. The row stops as soon as its duality gap, computed in
+float64 from q in O(k), is under tol·‖x‖².
 
 Coordinate descent alone crawls when atoms are correlated (natural-image dictionaries are), so
 a full pass that leaves the support and signs unchanged is followed by a Newton step on them:
@@ -22,7 +22,9 @@ that violates its optimality condition most, until none violates it by more than
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+from ._threads import run_ranges
 
 # Newton steps follow a pass that moved at most this many coordinates in or out of the support
 # (on a support still in motion they mostly factorise matrices the next pass makes obsolete).
@@ -291,32 +293,20 @@ def _solve_rows(
         sweeps[i] = used
 
 
-@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
-def _cd_rows_parallel(
-    G, C, x_sq, H, alpha, tol, max_sweeps, positive, gaps, residual_sq, sweeps
-):  # pragma: no cover - compiled
-    n = C.shape[0]
-    n_chunks = (n + _CHUNK - 1) // _CHUNK
-    for chunk in prange(n_chunks):
-        first = chunk * _CHUNK
-        stop = min(n, first + _CHUNK)
+def cd_rows(G, C, x_sq, H, alpha, tol, max_sweeps, positive, gaps, residual_sq, sweeps):
+    """Solve every row of H in place.
+
+    G (k, k) float64, C (n, k) float64, x_sq (n,) float64, H (n, k) float32 or float64 (warm
+    start, overwritten). Outputs: gaps (n,) relative gaps gap/‖x‖², residual_sq (n,)
+    ‖x − hW‖², sweeps (n,) full passes used. A row whose ‖x‖² is 0 gets h = 0.
+
+    Chunks of _CHUNK rows go to the threads of `_threads.run_ranges`; up to one chunk runs on
+    the calling thread alone. Each row's computation is the same whichever thread runs it.
+    """
+
+    def solve(first: int, stop: int) -> None:
         _solve_rows(
             G, C, x_sq, H, alpha, tol, max_sweeps, positive, gaps, residual_sq, sweeps, first, stop
         )
 
-
-def cd_rows(G, C, x_sq, H, alpha, tol, max_sweeps, positive, gaps, residual_sq, sweeps):
-    """Solve every row of H in place.
-
-    G (k, k) float64, C (n, k) float64, x_sq (n,) float64, H (n, k) any float dtype (warm start,
-    overwritten). Outputs: gaps (n,) relative gaps gap/‖x‖², residual_sq (n,) ‖x − hW‖²,
-    sweeps (n,) full passes used. A row whose ‖x‖² is 0 gets h = 0.
-
-    Up to one chunk of rows runs on the calling thread: entering a parallel region costs more
-    than such a call, and afterwards the OpenMP threads spin-wait on the cores for a while.
-    """
-    args = (G, C, x_sq, H, alpha, tol, max_sweeps, positive, gaps, residual_sq, sweeps)
-    if C.shape[0] <= _CHUNK:
-        _solve_rows(*args, 0, C.shape[0])
-    else:
-        _cd_rows_parallel(*args)
+    run_ranges(solve, C.shape[0], _CHUNK)

@@ -6,7 +6,9 @@ One pass of block coordinate descent over atoms (Mairal et al. 2009, Algorithm 2
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+from ._threads import run_ranges
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -75,15 +77,23 @@ def _add_rows(A, B, H, X, sign, first, stop, support):  # pragma: no cover - com
                 B[ja, f] += value * np.float64(X[i, f])
 
 
-@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
-def accumulate_statistics(A, B, H, X, sign, H_old, sign_old):  # pragma: no cover - compiled
+@njit(cache=True, nogil=True, error_model="numpy")
+def _add_run(A, B, H, X, sign, H_old, sign_old, first, stop):  # pragma: no cover - compiled
+    """Rows first..stop-1 of `accumulate_statistics`, into A (k, k) and B (k, p)."""
+    support = np.empty(H.shape[1], dtype=np.int64)
+    _add_rows(A, B, H, X, sign, first, stop, support)
+    if H_old.shape[0] == H.shape[0]:
+        _add_rows(A, B, H_old, X, sign_old, first, stop, support)
+
+
+def accumulate_statistics(A, B, H, X, sign, H_old, sign_old):
     """A += sign·HᵀH + sign_old·H_oldᵀH_old and B += sign·HᵀX + sign_old·H_oldᵀX, touching
     only the non-zeros of each row (H_old may have 0 rows: no second term).
 
     A (k, k) and B (k, p) float64, H and H_old (m, k), X (m, p). Codes are sparse (a handful
     of non-zeros out of k), so this costs O(m·(nnz² + nnz·p)) instead of the dense
-    O(m·k·(k + p)). Runs of rows go in parallel into at most _STAT_SLOTS local sums,
-    added in order.
+    O(m·k·(k + p)). Runs of rows go to the threads (`_threads.run_ranges`) into at most
+    _STAT_SLOTS local sums, added in order.
     """
     m, k = H.shape
     p = X.shape[1]
@@ -92,14 +102,12 @@ def accumulate_statistics(A, B, H, X, sign, H_old, sign_old):  # pragma: no cove
     rows_per_slot = ((n_chunks + n_slots - 1) // max(n_slots, 1)) * _STAT_CHUNK
     local_A = np.zeros((n_slots, k, k))
     local_B = np.zeros((n_slots, k, p))
-    two_terms = H_old.shape[0] == m
-    for slot in prange(n_slots):
-        support = np.empty(k, dtype=np.int64)
-        first = slot * rows_per_slot
-        stop = min(m, first + rows_per_slot)
-        _add_rows(local_A[slot], local_B[slot], H, X, sign, first, stop, support)
-        if two_terms:
-            _add_rows(local_A[slot], local_B[slot], H_old, X, sign_old, first, stop, support)
+
+    def add(first: int, stop: int) -> None:
+        slot = first // rows_per_slot
+        _add_run(local_A[slot], local_B[slot], H, X, sign, H_old, sign_old, first, stop)
+
+    run_ranges(add, m, rows_per_slot)
     for slot in range(n_slots):
         A += local_A[slot]
         B += local_B[slot]
