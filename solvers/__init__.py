@@ -9,25 +9,30 @@ Importing this package loads neither the web service nor CuPy: CuPy is imported 
 from .api import encode, fit
 from .backends import available_backends, get_backend
 from .certificates import dictionary_residual, lasso_gaps, objective, relative_gaps
-from .errors import BackendUnavailableError, InvalidInputError
+from .errors import BackendUnavailableError, FitWarning, InvalidInputError
+from .kernels import compile_kernels, kernels_cached
 from .options import DEFAULTS, FitOptions
 from .result import FitResult, Progress
-from .validation import validate_data
+from .validation import validate_data, working_dtype
 
 __all__ = [
     "DEFAULTS",
     "BackendUnavailableError",
     "FitOptions",
     "FitResult",
+    "FitWarning",
     "InvalidInputError",
     "Progress",
     "available_backends",
+    "compile_kernels",
     "dictionary_residual",
     "encode",
     "fit",
     "get_backend",
+    "kernels_cached",
     "lasso_gaps",
     "objective",
     "relative_gaps",
     "validate_data",
+    "working_dtype",
 ]

@@ -57,7 +57,7 @@ _STAT_CHUNK = 256
 _STAT_SLOTS = 16
 
 
-@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _add_rows(A, B, H, X, sign, first, stop, support):  # pragma: no cover - compiled
     """A += sign·H[r]ᵀH[r], B += sign·H[r]ᵀX[r] for rows r in first..stop-1, over non-zeros."""
     k = H.shape[1]

@@ -14,7 +14,13 @@ from .errors import InvalidInputError
 from .init import initial_dictionary
 from .options import DEFAULTS, INITS, default_code_tol
 from .result import FitResult, ProgressCallback
-from .validation import fit_options, validate_data, validate_dictionary
+from .validation import (
+    checked_alpha,
+    fit_options,
+    validate_data,
+    validate_dictionary,
+    warn_if_too_large,
+)
 
 
 def fit(
@@ -40,6 +46,7 @@ def fit(
     """
     opts = fit_options(n_components, options)
     X = validate_data(X, dtype=opts.dtype)
+    warn_if_too_large(X.shape[0], int(n_components))
     # An array is checked by initial_dictionary (before any work); a name is checked here.
     if isinstance(init, str) and init not in INITS:
         raise InvalidInputError(f"init must be 'data', 'svd' or an array; got {init!r}")
@@ -95,8 +102,7 @@ def encode(
     Each row solves min_h ½‖x − hW‖² + α‖h‖₁ to a relative duality gap of `tol` (default by
     dtype). Returns a NumPy array in X's working dtype (float32 or float64).
     """
-    if not alpha > 0:
-        raise InvalidInputError(f"alpha must be > 0; got {alpha}")
+    alpha = checked_alpha(alpha)
     X = validate_data(X)
     W = validate_dictionary(dictionary, X.shape[1]).astype(X.dtype, copy=False)
     chosen = get_backend(backend)

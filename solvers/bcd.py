@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .backends import Backend
-from .certificates import objective_from_statistics
+from .certificates import objective, objective_from_statistics, objective_sum
 from .checkpoint import load_checkpoint, save_checkpoint
 from .codes import solve_codes
 from .dictionary import add_statistics, dead_atoms, reseed_atoms, update_dictionary
@@ -95,8 +95,11 @@ def _history_arrays(history: list[Progress]) -> dict[str, np.ndarray]:
     return {"history": table}
 
 
-def _history_from(table: np.ndarray) -> list[Progress]:
-    return [Progress(int(r[0]), float(r[1]), float(r[2]), float(r[3]), float(r[4])) for r in table]
+def _history_from(table: np.ndarray, estimate: bool = False) -> list[Progress]:
+    return [
+        Progress(int(r[0]), float(r[1]), float(r[2]), float(r[3]), float(r[4]), estimate)
+        for r in table
+    ]
 
 
 def _load(problem: Problem, mode: str) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
@@ -226,6 +229,7 @@ def fit_batch(problem: Problem, W0: np.ndarray) -> FitResult:
         iteration,
         stop,
         backend.name,
+        objective(X, H, W, o.alpha, o.dictionary_penalty) if H is not None else math.nan,
     )
 
 
@@ -321,7 +325,7 @@ def fit_online(
             "weight",
         ):
             setattr(state, name, meta[name])
-        history = _history_from(arrays["history"])
+        history = _history_from(arrays["history"], estimate=True)
         clock.before = meta["elapsed"]
 
     def save() -> None:
@@ -381,6 +385,7 @@ def fit_online(
                     state.objective_sum / max(state.objective_count, 1),
                     clock.elapsed(),
                     state.max_gap,
+                    estimate=True,
                 )
                 state.objective_sum, state.objective_count, state.max_gap = 0.0, 0, 0.0
                 if not _report(problem, history, record):
@@ -403,9 +408,9 @@ def fit_online(
             save()
     save()
     dictionary = output()
-    codes = _encode_all(problem, dictionary) if return_codes else None
+    codes, value = _final_codes(problem, dictionary, return_codes)
     return FitResult(
-        backend.to_numpy(dictionary), codes, history, state.batches, stop, backend.name
+        backend.to_numpy(dictionary), codes, history, state.batches, stop, backend.name, value
     )
 
 
@@ -501,13 +506,20 @@ def _scaled_penalty(o: FitOptions, n_samples: int, weight: float) -> float | Non
     return o.dictionary_penalty * weight / n_samples
 
 
-def _encode_all(problem: Problem, W: Any) -> np.ndarray:
-    """Codes of every sample on W, in chunks so that memory stays bounded; host array (n, k)."""
+def _final_codes(problem: Problem, W: Any, keep: bool) -> tuple[np.ndarray | None, float]:
+    """The codes of every sample on the final W (k, p) and their true objective J / n_samples.
+
+    Coded in chunks of rows, so that memory stays bounded when the codes are not kept; from a
+    cold start, so that they are exactly what `encode(X, W)` gives. Returns (host codes (n, k)
+    or None unless `keep`, objective).
+    """
     backend, o = problem.backend, problem.options
     n = problem.n_samples
-    codes = np.empty((n, W.shape[0]), dtype=problem.X.dtype)
+    codes = np.empty((n, W.shape[0]), dtype=problem.X.dtype) if keep else None
+    total = 0.0
     for start in range(0, n, ENCODE_CHUNK):
-        chunk = backend.asarray(problem.X[start : start + ENCODE_CHUNK], problem.X.dtype)
+        rows = slice(start, start + ENCODE_CHUNK)
+        chunk = backend.asarray(problem.X[rows], problem.X.dtype)
         step = solve_codes(
             backend,
             chunk,
@@ -517,7 +529,11 @@ def _encode_all(problem: Problem, W: Any) -> np.ndarray:
             tol=problem.code_tol,
             max_iter=o.code_max_iter,
             positive=o.positive_codes,
-            x_sq=problem.x_sq[start : start + ENCODE_CHUNK],
+            x_sq=problem.x_sq[rows],
         )
-        codes[start : start + ENCODE_CHUNK] = backend.to_numpy(step.codes)
-    return codes
+        total += objective_sum(chunk, step.codes, W, o.alpha)
+        if codes is not None:
+            codes[rows] = backend.to_numpy(step.codes)
+    if o.dictionary_penalty is not None:
+        total += 0.5 * o.dictionary_penalty * float((W.astype(backend.xp.float64) ** 2).sum())
+    return codes, total / n

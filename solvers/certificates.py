@@ -11,23 +11,36 @@ from typing import Any
 
 from .backends import backend_of
 
+# Rows of X handled at once by `objective`: X may be a memory map larger than memory.
+OBJECTIVE_CHUNK = 65536
+
 
 def objective(
     X: Any, codes: Any, dictionary: Any, alpha: float, dictionary_penalty: float | None = None
 ) -> float:
     """J(H, W) / n_samples, with J = ½‖X − HW‖²_F + α‖H‖₁ (+ ½·λ_W‖W‖²_F when given).
 
-    Shapes: X (n, p), codes (n, k), dictionary (k, p); all on one backend. Returns a float.
+    Shapes: X (n, p), codes (n, k), dictionary (k, p); all on one backend. Returns a float,
+    computed in float64, OBJECTIVE_CHUNK rows at a time.
     """
+    xp = backend_of(X).xp
+    W64 = xp.asarray(dictionary, dtype=xp.float64)
+    value = 0.0
+    for start in range(0, X.shape[0], OBJECTIVE_CHUNK):
+        rows = slice(start, start + OBJECTIVE_CHUNK)
+        value += objective_sum(X[rows], codes[rows], W64, alpha)
+    if dictionary_penalty is not None:
+        value += 0.5 * dictionary_penalty * float(xp.sum(W64 * W64))
+    return value / X.shape[0]
+
+
+def objective_sum(X: Any, codes: Any, dictionary: Any, alpha: float) -> float:
+    """½‖X − HW‖²_F + α‖H‖₁ of a block of rows, in float64 (the sum, not the mean)."""
     xp = backend_of(X).xp
     X64 = xp.asarray(X, dtype=xp.float64)
     H64 = xp.asarray(codes, dtype=xp.float64)
-    W64 = xp.asarray(dictionary, dtype=xp.float64)
-    residual = X64 - H64 @ W64
-    value = 0.5 * xp.sum(residual * residual) + alpha * xp.sum(xp.abs(H64))
-    if dictionary_penalty is not None:
-        value = value + 0.5 * dictionary_penalty * xp.sum(W64 * W64)
-    return float(value) / X.shape[0]
+    residual = X64 - H64 @ xp.asarray(dictionary, dtype=xp.float64)
+    return float(0.5 * xp.sum(residual * residual) + alpha * xp.sum(xp.abs(H64)))
 
 
 def objective_from_statistics(

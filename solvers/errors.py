@@ -7,6 +7,11 @@ class InvalidInputError(ValueError):
     """Data or an option is unusable; the message names the problem and where it is."""
 
 
+class FitWarning(UserWarning):
+    """A fit that runs but whose result is unlikely to be what was meant; the message says
+    why and what to change."""
+
+
 class BackendUnavailableError(RuntimeError):
     """A backend was asked for that this machine cannot run; `available` lists those it can."""
 

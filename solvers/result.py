@@ -15,10 +15,11 @@ class Progress:
     """One record of a fit's history.
 
     `iteration` counts outer iterations (batch) or mini-batches (online); `epoch` is the number
-    of passes over the data so far (fractional in online mode). `objective` is J / n_samples: the
-    full objective after the dictionary step in batch mode, and in online mode the running
-    average of the mini-batch objectives (the surrogate Mairal et al. track). `max_gap` is the
-    largest per-row lasso duality gap of the last code step relative to ‖x_i‖².
+    of passes over the data so far (fractional in online mode). `objective` is J / n_samples:
+    in batch mode the full objective after the dictionary step; in online mode (`estimate`
+    True) an estimate of it, the running average of the mini-batch objectives since the last
+    record (the surrogate Mairal et al. track), each coded on the dictionary of its time.
+    `max_gap` is the largest per-row lasso duality gap of the last code step relative to ‖x_i‖².
     """
 
     iteration: int
@@ -26,6 +27,7 @@ class Progress:
     objective: float
     elapsed_s: float
     max_gap: float
+    estimate: bool = False
 
     def as_dict(self) -> dict[str, float | int]:
         return asdict(self)
@@ -39,7 +41,9 @@ class FitResult:
     """Result of `solvers.fit`, always as NumPy arrays on the host.
 
     dictionary: (n_components, n_features); codes: (n_samples, n_components), or None when the
-    fit was asked not to return them; history: list of `Progress`.
+    fit was asked not to return them; history: list of `Progress`. `objective` is the true
+    J / n_samples of `dictionary` and the final codes (returned or not), computed once at the
+    end over all the data in float64, in every mode; NaN when no codes were computed.
     """
 
     dictionary: np.ndarray
@@ -48,8 +52,4 @@ class FitResult:
     n_iter: int = 0
     stop_reason: StopReason = "max_iter"
     backend: str = "numpy"
-
-    @property
-    def objective(self) -> float:
-        """Last recorded objective (J / n_samples); NaN before any iteration."""
-        return self.history[-1].objective if self.history else float("nan")
+    objective: float = float("nan")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+import warnings
 from typing import Any
 
 import numpy as np
 
-from .errors import InvalidInputError
+from .errors import FitWarning, InvalidInputError
 from .options import BACKENDS, CODE_SOLVERS, DEFAULTS, INITS, MODES, FitOptions
 
 # Rows scanned at once for NaN/Inf, so that a memory-mapped matrix is never loaded whole.
@@ -38,15 +40,19 @@ def validate_data(X: Any, name: str = "X", dtype: str | None = None) -> np.ndarr
         raise InvalidInputError(
             f"{name} has non-numeric dtype {X.dtype}; expected real numbers (float32 or float64)"
         )
-    target = np.dtype(dtype) if dtype else _working_dtype(X.dtype)
+    target = working_dtype(X.dtype, dtype)
     if X.dtype != target:
         X = X.astype(target)
     _check_finite(X, name)
     return X
 
 
-def _working_dtype(dtype: np.dtype) -> np.dtype:
-    if dtype == np.float32 or dtype == np.float16:
+def working_dtype(stored: Any, requested: str | None = None) -> np.dtype:
+    """The dtype a fit of data stored as `stored` computes in: `requested` when given, else
+    float32 for float32 and float16 data and float64 for everything else."""
+    if requested:
+        return np.dtype(requested)
+    if stored == np.float32 or stored == np.float16:
         return np.dtype(np.float32)
     return np.dtype(np.float64)
 
@@ -84,6 +90,31 @@ def validate_dictionary(W: Any, n_features: int, n_components: int | None = None
     return W
 
 
+def size_warning(n_samples: int, n_components: int) -> str | None:
+    """Why a dictionary of `n_components` atoms is too large for `n_samples` samples, or None.
+
+    With at least as many atoms as samples, the dictionary can hold every sample as an atom of
+    its own: the fit then memorises the data instead of learning structure the samples share.
+    """
+    if n_components < n_samples:
+        return None
+    spare = n_components - n_samples
+    unused = f"; at least {spare} atoms have no sample of their own" if spare else ""
+    return (
+        f"n_components={n_components} is not smaller than n_samples={n_samples}: the dictionary "
+        f"can hold every sample as an atom of its own, so the fit memorises the data instead "
+        f"of learning shared structure{unused}. Use fewer atoms than samples (usually far "
+        f"fewer) or more samples."
+    )
+
+
+def warn_if_too_large(n_samples: int, n_components: int) -> None:
+    """Emit `size_warning` as a FitWarning, pointing at the caller's call of the fit."""
+    message = size_warning(n_samples, n_components)
+    if message is not None:
+        warnings.warn(message, FitWarning, stacklevel=3)
+
+
 def fit_options(n_components: Any, options: dict[str, Any]) -> FitOptions:
     """The FitOptions of a fit's keyword options, checked: unknown names, ranges, alpha > 0."""
     unknown = set(options) - set(FitOptions.__dataclass_fields__)
@@ -91,11 +122,22 @@ def fit_options(n_components: Any, options: dict[str, Any]) -> FitOptions:
         raise InvalidInputError(f"unknown option(s): {', '.join(sorted(unknown))}")
     opts = DEFAULTS.replace(**options)
     validate_options(n_components, opts)
-    if opts.alpha <= 0:
-        raise InvalidInputError(
-            f"alpha must be > 0; got {opts.alpha} (α = 0 is plain least squares, not sparse coding)"
-        )
     return opts
+
+
+def checked_alpha(alpha: Any) -> float:
+    """α as a float; InvalidInputError with the one message every entry point gives unless it
+    is a finite number > 0."""
+    try:
+        value = float(alpha)
+    except (TypeError, ValueError):
+        value = math.nan
+    if isinstance(alpha, bool) or not (math.isfinite(value) and value > 0):
+        raise InvalidInputError(
+            f"alpha must be > 0 and finite; got {alpha!r} (α = 0 would be plain least squares, "
+            "not sparse coding)"
+        )
+    return value
 
 
 def validate_options(n_components: Any, options: FitOptions) -> None:
@@ -105,7 +147,7 @@ def validate_options(n_components: Any, options: FitOptions) -> None:
     if n_components < 1:
         raise InvalidInputError(f"n_components must be at least 1; got {n_components}")
     o = options
-    _require(np.isfinite(o.alpha) and o.alpha >= 0, f"alpha must be ≥ 0 and finite; got {o.alpha}")
+    checked_alpha(o.alpha)
     _require(o.backend in BACKENDS, f"backend must be one of {BACKENDS}; got {o.backend!r}")
     _require(o.mode in MODES, f"mode must be one of {MODES}; got {o.mode!r}")
     _require(

@@ -31,7 +31,7 @@ from solvers.errors import InvalidInputError
 from solvers.init import initial_dictionary
 from solvers.options import default_code_tol
 from solvers.result import FitResult, ProgressCallback
-from solvers.validation import fit_options, validate_data
+from solvers.validation import fit_options, validate_data, warn_if_too_large
 
 from .chunks import CodeSettings, chunk_codes, load_chunk
 from .parallel_loops import Run, fit_batch_parallel, fit_online_parallel
@@ -106,12 +106,6 @@ def _open_source(X_source: Any) -> _Source:
     return _Source(None, validate_data(X_source))
 
 
-def _working_dtype(stored: np.dtype, requested: str | None) -> np.dtype:
-    if requested is not None:
-        return np.dtype(requested)
-    return np.dtype(np.float32 if stored in (np.float32, np.float16) else np.float64)
-
-
 def fit_data_parallel(
     client: Any,
     X_source: Any,
@@ -131,12 +125,14 @@ def fit_data_parallel(
     `init`, `callback` (False → stop_reason "cancelled") and `checkpoint` (an `.npz`, resumed
     when it exists) mean what they mean for `solvers.fit`; a resumed batch fit starts its codes
     cold. Returns a FitResult with host arrays: dictionary (n_components, n_features), codes
-    (n_samples, n_components) gathered from the workers, or None without `return_codes`.
+    (n_samples, n_components) gathered from the workers, or None without `return_codes`, and
+    their objective (NaN without codes).
     """
     opts = fit_options(n_components, options)
     source = _open_source(X_source)
     n, p = source.X.shape
-    dtype = _working_dtype(source.X.dtype, opts.dtype)
+    warn_if_too_large(n, int(n_components))
+    dtype = solvers.working_dtype(source.X.dtype, opts.dtype)
     if not isinstance(init, str):
         init = solvers.validate_data(init, name="dictionary")
     elif init not in ("data", "svd"):
@@ -199,6 +195,10 @@ def fit_data_parallel(
                 for c, chunk in enumerate(chunks)
             ]
             result.codes = np.concatenate(client.gather(parts)).astype(dtype, copy=False)
+            # the true J / n_samples of what is returned, as solvers.fit reports it
+            result.objective = solvers.objective(
+                source.X, result.codes, result.dictionary, opts.alpha, opts.dictionary_penalty
+            )
         return result
     finally:
         client.cancel(chunks)

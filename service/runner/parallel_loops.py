@@ -111,7 +111,9 @@ class Run:
                 f"checkpoint {self.checkpoint} belongs to another fit: {found} != {expected}"
             )
         self.history = [
-            Progress(int(r[0]), float(r[1]), float(r[2]), float(r[3]), float(r[4]))
+            Progress(
+                int(r[0]), float(r[1]), float(r[2]), float(r[3]), float(r[4]), mode == "online"
+            )
             for r in arrays["history"]
         ]
         self.elapsed_before = float(meta["elapsed"])
@@ -292,7 +294,7 @@ def fit_online_parallel(
             if end_of_epoch or s.batches % report_every == 0:
                 average = s.objective_sum / max(s.objective_count, 1)
                 record = Progress(
-                    s.batches, s.batches / per_epoch, average, run.elapsed(), s.max_gap
+                    s.batches, s.batches / per_epoch, average, run.elapsed(), s.max_gap, True
                 )
                 s.objective_sum, s.objective_count, s.max_gap = 0.0, 0, 0.0
                 if not run.report(record):

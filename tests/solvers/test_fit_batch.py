@@ -249,8 +249,10 @@ def test_svd_init_spans_the_top_singular_subspace(X):
 
 
 def test_more_components_than_samples(make_data):
+    """It runs, with a warning that names the consequence (the fit can memorise the data)."""
     X, _ = make_data(seed=4, n=6, p=10, k=3)
-    result = solvers.fit(X, 15, alpha=0.1, max_iter=10, tol=0.0, random_state=0)
+    with pytest.warns(solvers.FitWarning, match="n_components=15 is not smaller than n_samples=6"):
+        result = solvers.fit(X, 15, alpha=0.1, max_iter=10, tol=0.0, random_state=0)
     assert result.dictionary.shape == (15, 10) and result.codes.shape == (6, 15)
     assert np.all(np.isfinite(result.dictionary)) and np.all(np.isfinite(result.codes))
     assert np.all(np.linalg.norm(result.dictionary, axis=1) <= 1 + 1e-12)
@@ -310,3 +312,12 @@ def test_tol_zero_never_stops_on_convergence():
     X = np.random.default_rng(5).standard_normal((60, 6))
     result = solvers.fit(X, 3, alpha=0.5, max_iter=300, tol=0.0, random_state=0)
     assert result.stop_reason == "max_iter" and result.n_iter == 300
+
+
+def test_the_reported_objective_is_that_of_the_returned_dictionary_and_codes(X):
+    result = solvers.fit(X, K, alpha=ALPHA, max_iter=4, tol=0.0, random_state=0)
+    true = solvers.objective(X, result.codes, result.dictionary, ALPHA)
+    assert result.objective == pytest.approx(true, rel=1e-9)
+    assert not any(record.estimate for record in result.history)
+    # the last record is the same objective, computed from the statistics A and B
+    assert result.history[-1].objective == pytest.approx(true, rel=1e-9)

@@ -198,3 +198,34 @@ def test_online_fit_on_backend(backend, X):
     means = epoch_means(result)
     assert means[-1] < means[0]
     assert np.all(np.linalg.norm(result.dictionary.astype(np.float64), axis=1) <= 1 + 1e-6)
+
+
+@pytest.mark.parametrize("penalty", [None, 2.0])
+def test_the_reported_objective_is_the_true_one_not_the_running_estimate(X, penalty):
+    """`FitResult.objective` is J / n_samples of the returned dictionary and codes, whatever the
+    mode; the history's online records are estimates and say so."""
+    result = solvers.fit(
+        X, K, alpha=ALPHA, mode="online", batch_size=BATCH, max_iter=3, random_state=0,
+        dictionary_penalty=penalty,
+    )  # fmt: skip
+    true = solvers.objective(X, result.codes, result.dictionary, ALPHA, penalty)
+    assert result.objective == pytest.approx(true, rel=1e-9)
+    assert all(record.estimate for record in result.history)
+    assert result.history[-1].objective != pytest.approx(true, rel=1e-6)  # a different number
+    # Without codes returned, the objective is still that of the codes `encode` gives.
+    bare = solvers.fit(
+        X, K, alpha=ALPHA, mode="online", batch_size=BATCH, max_iter=3, random_state=0,
+        dictionary_penalty=penalty, return_codes=False,
+    )  # fmt: skip
+    assert bare.codes is None
+    codes = solvers.encode(X, bare.dictionary, alpha=ALPHA)
+    expected = solvers.objective(X, codes, bare.dictionary, ALPHA, penalty)
+    assert bare.objective == pytest.approx(expected, rel=1e-9)
+
+
+def test_a_resumed_online_fit_labels_its_history_as_estimates(X, tmp_path):
+    path = tmp_path / "fit.npz"
+    options = dict(alpha=ALPHA, mode="online", batch_size=BATCH, random_state=0)
+    solvers.fit(X, K, max_iter=1, checkpoint=path, **options)
+    resumed = solvers.fit(X, K, max_iter=2, checkpoint=path, **options)
+    assert len(resumed.history) > 10 and all(r.estimate for r in resumed.history)

@@ -69,9 +69,10 @@ def test_nan_and_inf_are_counted_and_located(X):
         (-3, {}, "n_components must be at least 1"),
         (2.5, {}, "n_components must be an integer"),
         (True, {}, "n_components must be an integer"),
-        (2, {"alpha": -1.0}, "alpha"),
-        (2, {"alpha": 0.0}, "alpha must be > 0"),
-        (2, {"alpha": float("nan")}, "alpha"),
+        (2, {"alpha": -1.0}, r"alpha must be > 0 and finite; got -1.0"),
+        (2, {"alpha": 0.0}, r"alpha must be > 0 and finite; got 0.0"),
+        (2, {"alpha": float("nan")}, r"alpha must be > 0 and finite; got nan"),
+        (2, {"alpha": float("inf")}, r"alpha must be > 0 and finite; got inf"),
         (2, {"mode": "stochastic"}, "mode must be one of"),
         (2, {"code_solver": "omp"}, "code_solver must be one of"),
         (2, {"backend": "tpu"}, "backend must be one of"),
@@ -102,8 +103,9 @@ def test_given_dictionary_must_fit_the_data(X):
         solvers.encode(X, np.ones((2, 5)), alpha=0.1)
     with pytest.raises(solvers.InvalidInputError, match=r"dictionary .*non-numeric"):
         solvers.encode(X, np.array([["a"] * 6]), alpha=0.1)
-    for alpha in (0.0, -1.0):
-        with pytest.raises(solvers.InvalidInputError, match="alpha must be > 0"):
+    for alpha in (0.0, -1.0, float("inf")):
+        # the same words as fit's, whichever side of zero
+        with pytest.raises(solvers.InvalidInputError, match="alpha must be > 0 and finite"):
             solvers.encode(X, np.ones((2, 6)), alpha=alpha)
 
 
