@@ -3,18 +3,23 @@ connects to) the Dask cluster and the dispatcher, and stops them again."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
+import subprocess
 from collections.abc import AsyncIterator
+from concurrent.futures import Future
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
+from distributed import LocalCluster
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from .api import routers
 from .api.openapi import build_openapi
-from .errors import install_handlers
+from .api.problems import install_handlers
 from .keys import KeyRing
 from .limits import BodyLimit
 from .metrics import Metrics
@@ -33,6 +38,36 @@ def _operation_id(route: APIRoute) -> str:
     return route.name  # the endpoint function's name: upload_dataset, get_job, ...
 
 
+async def _start_execution(state: AppState, embedded: Future[LocalCluster] | None) -> None:
+    """Start (or connect to) the Dask cluster and the dispatcher; a failure is kept for
+    /readyz and the log (the API goes on answering)."""
+    try:
+        state.cluster = await start_cluster(state.settings, state.layout, embedded)
+        dispatcher = Dispatcher(
+            state.settings, state.db, state.layout, state.cluster, state.metrics
+        )
+        await dispatcher.recover()
+        dispatcher.start()
+        state.dispatcher = dispatcher
+    except Exception as exc:
+        state.execution_error = f"the Dask cluster did not start: {type(exc).__name__}: {exc}"
+        log.error(state.execution_error)
+        return
+    log.info("sparsecoding service ready; data in %s", state.layout.root)
+
+
+async def _stop_execution(state: AppState) -> None:
+    if state.execution is not None and not state.execution.done():
+        state.execution.cancel()
+        await asyncio.gather(state.execution, return_exceptions=True)
+    if state.dispatcher is not None:
+        log.info(_stopped_runs(await state.dispatcher.stop()))
+        state.dispatcher = None
+    if state.cluster is not None:
+        await state.cluster.close()
+        state.cluster = None
+
+
 def _stopped_runs(job_ids: list[str]) -> str:
     """The one line a shutdown says about the jobs it interrupted."""
     if not job_ids:
@@ -44,9 +79,20 @@ def _stopped_runs(job_ids: list[str]) -> str:
     )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+@dataclass(frozen=True)
+class Prestarted:
+    """What `sparsecoding serve` starts before it imports the app, so that it overlaps the
+    API's own start (about a second): the embedded cluster's worker processes
+    (`runner.cluster.start_embedded`) and, on a fresh install, the kernels' compilation
+    (`warmup.begin_compiling`). The lifespan takes both over."""
+
+    cluster: Future[LocalCluster] | None = None
+    compiling: subprocess.Popen[bytes] | None = None
+
+
+def create_app(settings: Settings | None = None, prestarted: Prestarted | None = None) -> FastAPI:
     """The app for `settings` (default: from the environment). Nothing starts until the
-    lifespan runs."""
+    lifespan runs, but what `prestarted` holds."""
     settings = settings or Settings()
     layout = DataLayout(settings.data_dir)
     state = AppState(
@@ -61,27 +107,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         layout.create()
         state.db.open()
-        cluster = None
+        # Both take a second or more (the kernels several on a fresh install): the API answers
+        # meanwhile, and jobs submitted wait in the queue until workers are there.
+        early = prestarted or Prestarted()
+        state.kernels.start(early.compiling)
+        state.execution = asyncio.create_task(
+            _start_execution(state, early.cluster), name="execution"
+        )
+        # What start-up built (routes, schemas) lives as long as the app: out of the
+        # collector's sight, a full collection scans only what requests leave behind — 80 ms
+        # pauses of every request otherwise, the p99 of submission.
+        gc.collect()
+        gc.freeze()
         try:
-            cluster = await start_cluster(settings, layout)
-            dispatcher = Dispatcher(settings, state.db, layout, cluster, state.metrics)
-            await dispatcher.recover()
-            dispatcher.start()
-            state.dispatcher = dispatcher
-            log.info("sparsecoding service ready; data in %s", layout.root)
-            # What start-up built (routes, schemas, the Dask client) lives as long as the app:
-            # out of the collector's sight, a full collection scans only what requests leave
-            # behind — 80 ms pauses of every request otherwise, the p99 of submission.
-            gc.collect()
-            gc.freeze()
             yield
         finally:
             gc.unfreeze()  # what the app leaves behind can be collected again
-            if state.dispatcher is not None:
-                log.info(_stopped_runs(await state.dispatcher.stop()))
-                state.dispatcher = None
-            if cluster is not None:
-                await cluster.close()
+            await _stop_execution(state)
+            await state.kernels.stop()
             state.db.close()
 
     app = FastAPI(

@@ -6,13 +6,17 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 
 import solvers
+from solvers.kernels import DTYPES as KERNEL_DTYPES
 from solvers.options import BACKENDS, CODE_SOLVERS, DEFAULTS, MODES
+
+from .data_files import DataFileError, read_matrix
 
 
 class ProgressBar:
@@ -38,9 +42,11 @@ class ProgressBar:
         width = 30
         done = min(progress.epoch / self.total, 1.0)
         bar = "#" * int(done * width) + "-" * (width - int(done * width))
+        # online fits report a running estimate of the objective, not yet the objective
+        label = "running objective" if progress.estimate else "objective"
         line = (
             f"[{bar}] iter {progress.iteration}  epoch {progress.epoch:.1f}/{self.total}  "
-            f"objective {progress.objective:.6g}  gap {progress.max_gap:.1e}  "
+            f"{label} {progress.objective:.6g}  gap {progress.max_gap:.1e}  "
             f"elapsed {progress.elapsed_s:.1f}s"
         )
         self.stream.write(("\r" + line) if self.tty else line + "\n")
@@ -54,10 +60,13 @@ class ProgressBar:
 
 
 def _fit_command(args: argparse.Namespace) -> int:
+    if args.out.exists() and not args.force:
+        print(f"error: {args.out} exists; pass --force to replace it", file=sys.stderr)
+        return 2
     try:
-        X = np.load(args.data, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        print(f"error: cannot read {args.data} as a .npy matrix: {exc}", file=sys.stderr)
+        X = read_matrix(args.data)
+    except DataFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     options: dict[str, Any] = {
         "alpha": args.alpha,
@@ -76,7 +85,10 @@ def _fit_command(args: argparse.Namespace) -> int:
         options["dtype"] = args.dtype
     bar = None if args.quiet else ProgressBar(args.max_iter)
     try:
-        result = solvers.fit(X, args.components, init=args.init, callback=bar, **options)
+        _compile_on_first_use(args.backend, solvers.working_dtype(X.dtype, args.dtype))
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always", solvers.FitWarning)
+            result = solvers.fit(X, args.components, init=args.init, callback=bar, **options)
     except (solvers.InvalidInputError, solvers.BackendUnavailableError) as exc:
         if bar:
             bar.close()
@@ -84,6 +96,8 @@ def _fit_command(args: argparse.Namespace) -> int:
         return 2
     if bar:
         bar.close()
+    for warning in warned:
+        print(f"warning: {warning.message}", file=sys.stderr)
     np.savez(
         args.out,
         dictionary=result.dictionary,
@@ -92,20 +106,41 @@ def _fit_command(args: argparse.Namespace) -> int:
     )
     print(
         f"{result.stop_reason} after {result.n_iter} iterations: objective {result.objective:.6g} "
-        f"(J / n_samples); dictionary {result.dictionary.shape} written to {args.out}"
+        f"(J / n_samples of the dictionary and codes); dictionary {result.dictionary.shape} "
+        f"written to {args.out}"
     )
     return 0
+
+
+def _compile_on_first_use(backend: str, dtype: np.dtype) -> None:
+    """Compile the CPU kernels before the fit when numba's cache lacks them, saying so: the
+    first fit after an install would otherwise sit silent for seconds."""
+    if solvers.get_backend(backend).is_gpu or solvers.kernels_cached([dtype]):
+        return
+    print(
+        f"compiling the CPU kernels for {dtype.name} data (first use after an install, a few "
+        "seconds; cached for every later run)",
+        file=sys.stderr,
+        flush=True,
+    )
+    solvers.compile_kernels([dtype])
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sparsecoding", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    fit = commands.add_parser("fit", help="learn a dictionary from a .npy matrix, locally")
-    fit.add_argument("data", type=Path, help=".npy file, samples in rows")
+    fit = commands.add_parser("fit", help="learn a dictionary from a data file, locally")
+    fit.add_argument(
+        "data",
+        type=Path,
+        help=".npy file, or a CSV/text table of numbers (one optional header line); "
+        "samples in rows",
+    )
     fit.add_argument("--components", "-k", type=int, required=True, help="number of atoms")
     fit.add_argument("--alpha", type=float, default=DEFAULTS.alpha, help="L1 penalty weight")
     fit.add_argument("--out", "-o", type=Path, default=Path("model.npz"), help="output .npz")
+    fit.add_argument("--force", action="store_true", help="replace --out if it exists")
     fit.add_argument("--mode", choices=MODES, default=DEFAULTS.mode)
     fit.add_argument("--backend", choices=BACKENDS, default=DEFAULTS.backend)
     fit.add_argument("--code-solver", choices=CODE_SOLVERS, default=DEFAULTS.code_solver)
@@ -148,7 +183,31 @@ def _add_service_commands(commands: Any) -> None:
     )
     serve.add_key_arguments(key)
     key.set_defaults(handler=serve.new_key)
+    compile_kernels = commands.add_parser(
+        "compile-kernels",
+        help="compile the CPU kernels now (else the first fit after an install does)",
+    )
+    compile_kernels.add_argument(
+        "dtypes", nargs="*", type=_kernel_dtype, help="float64 and/or float32 (default: both)"
+    )
+    compile_kernels.set_defaults(handler=_compile_kernels_command)
     client_cli.add_commands(commands)
+
+
+def _kernel_dtype(name: str) -> str:
+    if name not in KERNEL_DTYPES:
+        raise argparse.ArgumentTypeError(f"{name!r} is not one of {', '.join(KERNEL_DTYPES)}")
+    return name
+
+
+def _compile_kernels_command(args: argparse.Namespace) -> int:
+    dtypes = args.dtypes or list(KERNEL_DTYPES)
+    cached = solvers.kernels_cached(dtypes)
+    seconds = solvers.compile_kernels(dtypes)
+    verb = "loaded" if cached else "compiled"
+    where = solvers.kernels.cache_directory()
+    print(f"{verb} the CPU kernels for {', '.join(dtypes)} in {seconds:.1f} s (cache: {where})")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,11 @@
     sparsecoding submit data.npy --components 128 --alpha 1 [--backend auto] [--wait]
     sparsecoding jobs [--state running]
     sparsecoding cancel JOB
-    sparsecoding result JOB --out dictionary.npy [--codes codes.npy]
+    sparsecoding result JOB [--out dictionary.npy] [--codes codes.npy] [--force]
+
+`submit` takes a `.npy` file (streamed), a CSV/text table of numbers (read, then sent as
+`.npy`) or the id of an uploaded dataset. `result` never replaces an existing file unless
+`--force`; without `--out` it writes `<job id>.dictionary.npy`.
 
 The server and key come from `--url` / `--api-key`, else `SPARSECODING_URL` /
 `SPARSECODING_API_KEY`. Exit status: 0 done (a waited job succeeded), 1 a waited job failed
@@ -22,6 +26,8 @@ from typing import Any, TextIO
 import numpy as np
 
 from solvers.options import BACKENDS, CODE_SOLVERS, DEFAULTS, MODES
+
+from .data_files import DataFileError, is_npy, read_matrix
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 
@@ -51,10 +57,17 @@ class EventBar:
         done = min(float(p.epoch) / self.total, 1.0) if self.total else 0.0
         bar = "#" * int(done * width) + "-" * (width - int(done * width))
         objective = "—" if p.objective is None else f"{p.objective:.6g}"
-        line = f"[{bar}] iter {p.iteration}  objective {objective}  elapsed {p.elapsed_s:.1f}s"
+        label = "running objective" if p.estimate is True else "objective"
+        line = f"[{bar}] iter {p.iteration}  {label} {objective}  elapsed {p.elapsed_s:.1f}s"
         self.stream.write(("\r" + line) if self.tty else line + "\n")
         self.stream.flush()
         self.shown = True
+
+    def phase(self, phase: Any) -> None:
+        """A line of its own for what the job does when it is not fitting."""
+        if phase.phase != "fitting":
+            self.stream.write(("\n" if self.tty and self.shown else "") + f"{phase.message}\n")
+            self.stream.flush()
 
     def close(self) -> None:
         if self.pending is not None:
@@ -107,18 +120,26 @@ def _submit(args: argparse.Namespace, sc: Any) -> int:
     if not str(args.data).startswith("ds_"):
         path = Path(args.data)
         if not path.is_file():
-            print(f"error: {path} is neither a .npy file nor a dataset id (ds_…)", file=sys.stderr)
+            print(f"error: {path} is neither a data file nor a dataset id (ds_…)", file=sys.stderr)
             return 2
-        dataset = sc.upload(path, name=path.name)
+        try:
+            # .npy files are streamed as they are; text tables are read, then sent as .npy
+            body: Any = path if is_npy(path) else read_matrix(path)
+        except DataFileError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        dataset = sc.upload(body, name=path.name)
         print(f"uploaded {path} as {dataset.id} ({dataset.n_samples}×{dataset.n_features})")
         source = dataset.id
     job = sc.submit(str(source), args.components, idempotency_key=args.idempotency_key, **options)
     print(f"submitted {job.id}")
+    for warning in job.warnings or ():
+        print(f"warning: {warning}", file=sys.stderr)
     if not args.wait:
         return 0
     bar = None if args.quiet else EventBar(args.max_iter)
     try:
-        job = sc.wait(job.id, progress=bar)
+        job = sc.wait(job.id, progress=bar, phase=bar.phase if bar else None)
     except KeyboardInterrupt:
         if bar:
             bar.close()
@@ -144,13 +165,18 @@ def _cancel(args: argparse.Namespace, sc: Any) -> int:
 
 
 def _result(args: argparse.Namespace, sc: Any) -> int:
+    out = args.out if args.out is not None else Path(f"{args.job}.dictionary.npy")
+    for path in (out, args.codes):
+        if path is not None and path.exists() and not args.force:
+            print(f"error: {path} exists; pass --force to replace it", file=sys.stderr)
+            return 2
     job = sc.job(args.job)
     if not job.model_id:
         print(f"error: job {job.id} has no result: {_describe(job)}", file=sys.stderr)
         return 2
     W = sc.dictionary(job.model_id)
-    np.save(args.out, W, allow_pickle=False)
-    print(f"dictionary {W.shape} of {job.model_id} written to {args.out}")
+    np.save(out, W, allow_pickle=False)
+    print(f"dictionary {W.shape} of {job.model_id} written to {out}")
     if args.codes is not None:
         H = sc.codes(job.id)
         np.save(args.codes, H, allow_pickle=False)
@@ -182,7 +208,10 @@ def _connection_options(parser: argparse.ArgumentParser) -> None:
 def add_commands(commands: Any) -> None:
     """Register `submit`, `jobs`, `cancel` and `result` on the `sparsecoding` parser."""
     submit = commands.add_parser("submit", help="submit a fit to a service (and follow it)")
-    submit.add_argument("data", help=".npy file to upload, or the id of an uploaded dataset")
+    submit.add_argument(
+        "data",
+        help=".npy file or CSV/text table to upload, or the id of an uploaded dataset (ds_…)",
+    )
     submit.add_argument("--components", "-k", type=int, required=True, help="number of atoms")
     submit.add_argument("--alpha", type=float, default=DEFAULTS.alpha, help="L1 penalty weight")
     submit.add_argument("--backend", choices=BACKENDS, default=DEFAULTS.backend)
@@ -211,7 +240,10 @@ def add_commands(commands: Any) -> None:
 
     result = commands.add_parser("result", help="download the dictionary a job learned")
     result.add_argument("job", help="job id")
-    result.add_argument("--out", "-o", type=Path, default=Path("dictionary.npy"))
+    result.add_argument(
+        "--out", "-o", type=Path, default=None, help="default: <job id>.dictionary.npy"
+    )
     result.add_argument("--codes", type=Path, default=None, help="also write the codes here")
+    result.add_argument("--force", action="store_true", help="replace files that exist")
     _connection_options(result)
     result.set_defaults(handler=_run, client_command=_result)

@@ -18,8 +18,8 @@ from .settings import Settings, hash_key
 log = logging.getLogger("service")
 
 HEADER = "# tenant:sha256:<hex of the key>, one per line\n"
-# How often a request may look at the keys file's modification time (a stat is microseconds,
-# but there is no reason to make one per request).
+# How often a request with a known key looks at the keys file's modification time (a stat is
+# microseconds, but there is no reason to make one per request).
 RECHECK_S = 1.0
 
 
@@ -63,14 +63,25 @@ class KeyRing:
         return info.st_mtime_ns, info.st_size
 
     def tenant(self, key: str) -> str | None:
-        """The tenant of `key`, or None when no such key is configured."""
+        """The tenant of `key`, or None when no such key is configured. The keys file is looked
+        at again at most every RECHECK_S (a removed key stops working), and at once for a key
+        not known yet (a key just made works on its first request)."""
         if time.monotonic() - self._checked >= RECHECK_S:
-            self._checked = time.monotonic()
-            stamp = self._file_stamp()
-            if stamp != self._stamp:
-                self._stamp = stamp
-                try:
-                    self._hashes = self.settings.key_hashes()
-                except ValueError as exc:
-                    log.error("keys file not reloaded, the previous keys stay valid: %s", exc)
-        return self._hashes.get(hash_key(key))
+            self._reload_if_changed()
+        tenant = self._hashes.get(hash_key(key))
+        if tenant is None and self._reload_if_changed():
+            tenant = self._hashes.get(hash_key(key))
+        return tenant
+
+    def _reload_if_changed(self) -> bool:
+        self._checked = time.monotonic()
+        stamp = self._file_stamp()
+        if stamp == self._stamp:
+            return False
+        self._stamp = stamp
+        try:
+            self._hashes = self.settings.key_hashes()
+        except ValueError as exc:
+            log.error("keys file not reloaded, the previous keys stay valid: %s", exc)
+            return False
+        return True

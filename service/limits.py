@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import BodyTooLarge, PayloadTooLarge, problem_of
+from .api.problems import BodyTooLarge, problem_of
+from .errors import PayloadTooLarge
 
 _UPLOAD_TYPES = (b"application/x-npy", b"application/octet-stream")
 

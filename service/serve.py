@@ -80,13 +80,21 @@ def serve(
     workers: int | None = None,
 ) -> None:
     """Start the service and block until it is stopped (Ctrl-C or SIGTERM)."""
-    from .app import create_app
+    from .runner.cluster import start_embedded
+    from .store.layout import DataLayout
+    from .warmup import begin_compiling
 
     settings = build_settings(host, port, data_dir, workers)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     key = ensure_default_key(settings)
     _announce(settings, key)
-    app = create_app(settings)
+    # Both take a second or more: they start now, while the app is imported.
+    compiling = begin_compiling()
+    cluster = start_embedded(settings, DataLayout(settings.data_dir))
+
+    from .app import Prestarted, create_app
+
+    app = create_app(settings, Prestarted(cluster, compiling))
     config = uvicorn.Config(
         app,
         host=settings.host,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -10,11 +11,13 @@ import numpy as np
 from .errors import NotReady
 from .keys import KeyRing
 from .metrics import Metrics
+from .runner.cluster import Cluster
 from .runner.dispatcher import Dispatcher
 from .settings import Settings
 from .store.db import Database
 from .store.layout import DataLayout
 from .store.records import ModelRecord
+from .warmup import KernelWarmup
 
 
 @dataclass
@@ -25,7 +28,11 @@ class AppState:
     metrics: Metrics
     keys: KeyRing
     dispatcher: Dispatcher | None = None
+    cluster: Cluster | None = None
+    execution: asyncio.Task[None] | None = None  # starting the cluster and the dispatcher
+    execution_error: str | None = None
     stopping: bool = False
+    kernels: KernelWarmup = field(default_factory=KernelWarmup)
     dictionaries: OrderedDict[str, np.ndarray] = field(default_factory=OrderedDict)
     model_records: OrderedDict[tuple[str, str], ModelRecord] = field(default_factory=OrderedDict)
 
@@ -35,5 +42,11 @@ class AppState:
 
     def require_dispatcher(self) -> Dispatcher:
         if self.dispatcher is None:
-            raise NotReady("the Dask cluster is not connected")
+            raise NotReady(self.execution_error or "the Dask cluster is starting")
         return self.dispatcher
+
+    async def started(self) -> None:
+        """Wait until the start-up work of the lifespan (kernels, cluster) is over."""
+        await self.kernels.wait()
+        if self.execution is not None:
+            await asyncio.shield(self.execution)

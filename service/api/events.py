@@ -1,4 +1,6 @@
-"""Server-Sent Events of a job: its progress records in order, then its final status.
+"""Server-Sent Events of a job: its progress records in order, then its final status; a
+`phase` event when a running job is doing something other than fitting (compiling the CPU
+kernels, on the first job after an install), and again when it is back to fitting.
 
 Each progress event carries `id: <iteration>`, so a client that reconnects with
 `Last-Event-ID` gets only what it has not seen. The stream polls the database (the workers
@@ -13,11 +15,11 @@ from collections.abc import AsyncIterator
 
 from fastapi import Request
 
-from ..schemas.jobs import JobPublic, ProgressPublic
+from ..schemas.jobs import JobPublic, PhasePublic, ProgressPublic
 from ..state import AppState
 from ..store.db import Session
 from ..store.jobs import JobRepository
-from ..store.records import JobRecord, ProgressRecord
+from ..store.records import JobRecord, JobState, ProgressRecord
 
 POLL_S = 0.2
 KEEPALIVE_S = 15.0
@@ -51,10 +53,15 @@ async def job_events(
 ) -> AsyncIterator[str]:
     yield "retry: 1000\n\n"
     last_sent = time.monotonic()
+    phase = "fitting"  # the usual: said only after something else was
     while True:
         job, records = await state.db.read(_job_and_progress, job_id, after)
         if job is None:
             return
+        if job.state == JobState.running and job.phase is not None and job.phase != phase:
+            phase = job.phase
+            yield _event("phase", PhasePublic.of(phase).model_dump_json())
+            last_sent = time.monotonic()
         for record in records:
             payload = ProgressPublic(**record.__dict__).model_dump_json()
             yield _event("progress", payload, record.iteration)

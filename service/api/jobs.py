@@ -23,11 +23,12 @@ JobId = Annotated[
 ]
 _SSE_EVENT = {
     "description": "One event of the stream (the schema describes each event, as OpenAPI 3.1 "
-    "does for event streams): `data` is the JSON of a ProgressPublic or, last, of a JobPublic",
+    "does for event streams): `data` is the JSON of a ProgressPublic, of a PhasePublic (what a "
+    "running job is doing) or, last, of a JobPublic",
     "type": "object",
     "required": ["event", "data"],
     "properties": {
-        "event": {"type": "string", "enum": ["progress", "status"]},
+        "event": {"type": "string", "enum": ["progress", "phase", "status"]},
         "data": {"type": "string", "contentMediaType": "application/json"},
         "id": {"type": "string", "description": "progress events: the iteration"},
         "retry": {"type": "integer"},
@@ -37,6 +38,12 @@ _SSE_EVENT = {
             "properties": {
                 "event": {"const": "progress"},
                 "data": {"contentSchema": {"$ref": "#/components/schemas/ProgressPublic"}},
+            }
+        },
+        {
+            "properties": {
+                "event": {"const": "phase"},
+                "data": {"contentSchema": {"$ref": "#/components/schemas/PhasePublic"}},
             }
         },
         {
@@ -137,7 +144,8 @@ async def cancel_job(job_id: JobId, state: State, tenant: Tenant) -> JobPublic:
     summary="Follow a job (Server-Sent Events)",
     responses={
         200: {
-            "description": "`progress` events (data: ProgressPublic, id = iteration), then one "
+            "description": "`progress` events (data: ProgressPublic, id = iteration) and `phase` "
+            "events (data: PhasePublic) as a running job changes what it does, then one "
             "`status` event (data: JobPublic) when the job has finished",
             "content": {"text/event-stream": {"schema": _SSE_EVENT, "example": _SSE_EXAMPLE}},
         },

@@ -2,9 +2,9 @@
 `scripts/generate-openapi` commits as `openapi/openapi.json` for the generated SDKs.
 
 FastAPI derives most of it from the routes; this adds what it cannot see: the schemas of the
-bodies routes read themselves (`.npy` or JSON), the problem documents of every error, the tags'
-descriptions, and it replaces FastAPI's default 422 (never sent: every error here is problem
-JSON) with the problem the handlers actually send.
+bodies routes read themselves (`.npy` or JSON) and of the event stream's events, the problem
+documents of every error, the tags' descriptions, and it replaces FastAPI's default 422 (never
+sent: every error here is problem JSON) with the problem the handlers actually send.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from ..schemas.common import MatrixUpload, Problem
+from ..schemas.jobs import PhasePublic
 from ..schemas.models import EncodeRequest
 from .deps import SECURITY_SCHEME, SECURITY_SCHEME_NAME, current_tenant
 from .responses import problem_response
@@ -71,7 +72,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         tags=TAGS,
     )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
-    for model in (Problem, MatrixUpload, EncodeRequest):
+    for model in (Problem, MatrixUpload, EncodeRequest, PhasePublic):
         components[model.__name__] = model.model_json_schema(
             ref_template="#/components/schemas/{model}"
         )

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .problems import PROBLEM_JSON
+
 NPY_MEDIA_TYPE = "application/x-npy"
-PROBLEM_JSON = "application/problem+json"
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 BINARY = {"type": "string", "format": "binary"}
 

@@ -9,7 +9,7 @@ import anyio
 
 from solvers.errors import InvalidInputError
 from solvers.options import DEFAULTS
-from solvers.validation import validate_options
+from solvers.validation import size_warning, validate_options
 
 from ..errors import (
     BackendUnavailable,
@@ -110,6 +110,7 @@ def _create(
                 f"{model.n_features} features; this job needs {spec.n_components} of "
                 f"{dataset.n_features}"
             )
+    too_large = size_warning(dataset.n_samples, spec.n_components)
     job = JobRecord(
         id=new_id("job"),
         tenant=tenant,
@@ -118,6 +119,7 @@ def _create(
         options=spec.job_options(),
         state=JobState.queued,
         created_at=now(),
+        warnings=(too_large,) if too_large else (),
     )
     jobs.insert(job)
     if key is not None:
@@ -144,8 +146,8 @@ async def create(
         raise
     if replayed and inline is not None:
         state.layout.dataset(inline.id).unlink(missing_ok=True)
-    if not replayed:
-        state.require_dispatcher().notify()
+    if not replayed and state.dispatcher is not None:  # else it scans the queue as it starts
+        state.dispatcher.notify()
     return job, replayed
 
 

@@ -117,12 +117,17 @@ async def encode(
     W = await dictionary(state, model)
     a = model.alpha if alpha is None else alpha
     pos = model.positive_codes if positive is None else positive
+    dtype = solvers.working_dtype(X.dtype)
     try:
-        if _is_small(X, W):
+        # The first encode of a dtype loads its kernels (a fraction of a second): never on the
+        # event loop.
+        if _is_small(X, W) and dtype.name in state.kernels.loaded:
             return _encode(X, W, a, code_solver, pos)
-        return await anyio.to_thread.run_sync(_encode, X, W, a, code_solver, pos)
+        encoded = await anyio.to_thread.run_sync(_encode, X, W, a, code_solver, pos)
     except solvers.InvalidInputError as exc:
         raise InvalidInput(str(exc)) from exc
+    state.kernels.loaded.add(dtype.name)
+    return encoded
 
 
 def atoms_png(W: np.ndarray, scale: int, columns: int | None) -> bytes:

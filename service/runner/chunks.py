@@ -91,6 +91,8 @@ def load_chunk(source: Any, start: int, stop: int, dtype: str, backend: str) -> 
         block = source
     X = solvers.validate_data(np.array(block), name=f"X[{start}:{stop}]", dtype=dtype)
     chosen = solvers.get_backend(backend)
+    if not chosen.is_gpu:  # once per worker process; compiled once per install, under a lock
+        solvers.compile_kernels([X.dtype])
     X_dev = chosen.asarray(X, X.dtype)
     X64 = X_dev.astype(chosen.xp.float64)
     x_sq = chosen.xp.einsum("ij,ij->i", X64, X64)

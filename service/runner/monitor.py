@@ -1,7 +1,8 @@
 """The worker side of a run's liveness: heartbeat, progress rows and the cancel flag.
 
-A thread beats every `interval` seconds on its own SQLite connection: it refreshes the job's
-heartbeat, writes the progress records buffered since the last beat, and reads the cancel flag.
+A thread beats every `interval` seconds on its own SQLite connection (and at once after the
+run's first progress record): it refreshes the job's heartbeat, writes the progress records
+buffered since the last beat, and reads the cancel flag.
 The fit's callback only appends to the buffer and reads two events, so it never waits on disk.
 """
 
@@ -29,8 +30,11 @@ class RunMonitor:
         self.cancelled = threading.Event()
         self.lost = threading.Event()  # another run owns the job now, or it was given up on
         self._buffer: list[ProgressRecord] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the buffer
+        self._db = threading.Lock()  # the connection, used by this thread and the fit's
         self._stop = threading.Event()
+        self._wake = threading.Event()  # beat now rather than at the end of the interval
+        self._reported = False
         self._conn = connect(database, synchronous="NORMAL")
         self._thread = threading.Thread(target=self._run, name=f"monitor-{job_id}", daemon=True)
 
@@ -40,6 +44,7 @@ class RunMonitor:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
+        self._wake.set()
         self._thread.join()
         try:
             self.beat()
@@ -54,17 +59,26 @@ class RunMonitor:
             objective=float(progress.objective),
             elapsed_s=float(progress.elapsed_s),
             max_gap=float(progress.max_gap),
+            estimate=bool(progress.estimate),
         )
         with self._lock:
             self._buffer.append(record)
+        if not self._reported:  # the first progress of a run is shown at once
+            self._reported = True
+            self._wake.set()
         return not (self.cancelled.is_set() or self.lost.is_set())
+
+    def set_phase(self, phase: str) -> None:
+        """Record at once what the run is doing ("compiling" the kernels, "fitting")."""
+        with self._db, transaction(self._conn, write=True) as session:
+            JobRepository(session).set_phase(self.job_id, self.token, phase)
 
     def beat(self) -> None:
         if self.lost.is_set():
             return
         with self._lock:
             records, self._buffer = self._buffer, []
-        with transaction(self._conn, write=True) as session:
+        with self._db, transaction(self._conn, write=True) as session:
             repo = JobRepository(session)
             flag = repo.heartbeat(self.job_id, self.token)
             if flag is None:
@@ -75,7 +89,11 @@ class RunMonitor:
             self.cancelled.set()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        while True:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
                 self.beat()
             except sqlite3.Error:

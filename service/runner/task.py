@@ -12,6 +12,7 @@ import os
 import secrets
 import socket
 import traceback
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,9 @@ def _fit_and_store(
             X = np.load(dataset, mmap_mode="r", allow_pickle=False)
             if init not in ("data", "svd"):
                 init = np.load(layout.dictionary(init), allow_pickle=False)
+            _prepare_kernels(monitor, options.get("backend", "numpy"), X.dtype, options)
+            # what the fit would warn of, the job says (JobRecord.warnings)
+            warnings.simplefilter("ignore", solvers.FitWarning)
             if _data_parallel(execution, X.nbytes):
                 result = _fit_across_workers(
                     dataset, job, init, monitor, checkpoint, checkpoint_s, options
@@ -107,6 +111,22 @@ def _fit_and_store(
     checkpoint.unlink(missing_ok=True)
     _parallel_checkpoint(checkpoint).unlink(missing_ok=True)
     return outcome
+
+
+def _prepare_kernels(
+    monitor: RunMonitor, backend: str, stored: np.dtype, options: dict[str, Any]
+) -> None:
+    """Compile (or load) the CPU kernels this fit needs before it starts, saying so in the job
+    while that takes a while: the first job after an install compiles them (a few seconds),
+    waiting for the service's own warm-up or another worker when they are compiling already."""
+    if solvers.get_backend(backend).is_gpu:
+        return
+    dtype = solvers.working_dtype(stored, options.get("dtype"))
+    if solvers.kernels_cached([dtype]):
+        return  # the fit loads the few it uses from numba's cache, in a fraction of a second
+    monitor.set_phase("compiling")
+    solvers.compile_kernels([dtype])
+    monitor.set_phase("fitting")
 
 
 def _data_parallel(execution: str, n_bytes: int) -> bool:

@@ -1,5 +1,9 @@
 """Set-up of every embedded worker process, run by Dask as the workers' `preload`.
 
+The workers run at a lower CPU priority than the API (WORKER_NICENESS): on a small machine a
+fit must not take the cores from the requests, which are short; the fits get them back
+whenever the API is idle. Only the embedded workers: an external cluster's are its own.
+
 The stop signals are the API's to act on: a Ctrl-C in a terminal reaches the whole process
 group, and a worker that took it would die with a traceback in the middle of its run. The
 API's shutdown stops the workers through their nannies instead, after their runs have
@@ -8,13 +12,32 @@ checkpointed (`Dispatcher.stop`).
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 from typing import Any
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+WORKER_NICENESS = 10
 
 
 def dask_setup(worker: Any) -> None:
     """Called by Dask in the worker process's main thread as the worker starts."""
     for sig in STOP_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
+    lower_priority(WORKER_NICENESS)
+
+
+def lower_priority(niceness: int) -> None:
+    """Lower the CPU priority of every thread of this process by `niceness` (Linux: niceness
+    is per thread, and threads started later inherit it from the thread that starts them)."""
+    if not sys.platform.startswith("linux"):
+        os.nice(niceness)  # pragma: no cover - elsewhere niceness is per process
+        return
+    target = os.getpriority(os.PRIO_PROCESS, 0) + niceness
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            if os.getpriority(os.PRIO_PROCESS, int(tid)) < target:
+                os.setpriority(os.PRIO_PROCESS, int(tid), target)
+        except OSError:  # the thread ended meanwhile
+            pass

@@ -150,9 +150,30 @@ class ProgressPublic(BaseModel):
 
     iteration: int
     epoch: float
-    objective: float | None = Field(description="J / n_samples")
+    objective: float | None = Field(
+        description="J / n_samples; with `estimate` (online mode) the running average of the "
+        "recent mini-batches' objectives, not yet the objective of the current dictionary"
+    )
     elapsed_s: float
     max_gap: float | None = Field(description="largest relative duality gap of the code step")
+    estimate: bool = Field(False, description="`objective` is an online fit's running estimate")
+
+
+PHASE_MESSAGES = {
+    "compiling": "compiling the CPU kernels (the first job after an install; a few seconds)",
+    "fitting": "fitting",
+}
+
+
+class PhasePublic(BaseModel):
+    """What a running job is doing: `compiling` the CPU kernels or `fitting`."""
+
+    phase: Literal["compiling", "fitting"]
+    message: str
+
+    @classmethod
+    def of(cls, phase: str) -> PhasePublic:
+        return cls(phase=phase, message=PHASE_MESSAGES[phase])  # type: ignore[arg-type]
 
 
 class JobPublic(BaseModel):
@@ -199,8 +220,20 @@ class JobPublic(BaseModel):
     error: str | None
     stop_reason: str | None
     n_iter: int | None
-    objective: float | None
+    objective: float | None = Field(
+        description="J / n_samples of the learned dictionary and the codes (exact, every mode)"
+    )
     model_id: str | None
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="what the submission was warned of: the fit runs, but its result is "
+        "unlikely to be what was meant (e.g. n_components not smaller than n_samples)",
+    )
+    phase: Literal["compiling", "fitting"] | None = Field(
+        None,
+        description="while running: `compiling` the CPU kernels (first job after an "
+        "install) or `fitting`",
+    )
 
     @classmethod
     def of(cls, r: JobRecord) -> JobPublic:
@@ -222,6 +255,8 @@ class JobPublic(BaseModel):
             n_iter=r.n_iter,
             objective=r.objective,
             model_id=r.model_id,
+            warnings=list(r.warnings),
+            phase=r.phase if r.state == JobState.running else None,  # type: ignore[arg-type]
         )
 
 

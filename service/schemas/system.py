@@ -43,4 +43,5 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: str
     database: bool
+    kernels: str = Field(description="the CPU kernels: `ready` (503 while `compiling`)")
     workers: int

@@ -34,6 +34,27 @@ class NpyHeader:
     data_offset: int
 
 
+NPY_MAGIC = b"\x93NUMPY"
+
+
+def _not_npy(start: bytes) -> str:
+    """What a body that is not `.npy` looks like, and what to send instead."""
+    remedy = (
+        "send the matrix as .npy (numpy.save; Content-Type: application/x-npy) or as JSON "
+        '{"data": [[...], ...]} (Content-Type: application/json)'
+    )
+    if not start:
+        return f"the body is empty; {remedy}"
+    try:
+        text = start.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"the body is not a .npy file (it starts with {start[:8]!r}); {remedy}"
+    if "\x00" in text:
+        return f"the body is not a .npy file (it starts with {start[:8]!r}); {remedy}"
+    kind = "CSV" if "," in text else "text"
+    return f"the body is {kind}, not a .npy file (it starts with {text[:24]!r}); {remedy}"
+
+
 def _fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
@@ -82,6 +103,10 @@ def save_npy(path: Path, array: np.ndarray, digest: Any = None) -> None:
 
 def read_header(f: IO[bytes], size: int) -> NpyHeader:
     """Parse and check an `.npy` header; raise InvalidArray naming what is wrong."""
+    start = f.read(len(NPY_MAGIC))
+    f.seek(-len(start), io.SEEK_CUR)
+    if start != NPY_MAGIC:
+        raise InvalidArray(_not_npy(f.read(64)))
     try:
         version = npy_format.read_magic(f)
         if version == (1, 0):
@@ -114,10 +139,6 @@ def read_header(f: IO[bytes], size: int) -> NpyHeader:
             f"({expected} bytes in all) but the file has {size} bytes"
         )
     return NpyHeader(tuple(shape), dtype, bool(fortran_order), offset)
-
-
-def _native(dtype: np.dtype) -> np.dtype:
-    return np.dtype(np.float32) if dtype in (np.float16, np.float32) else np.dtype(np.float64)
 
 
 def check_matrix(X: np.ndarray) -> np.ndarray:
@@ -216,7 +237,7 @@ class StreamScan:
             if len(self._pending) > self._MAX_HEADER:  # malformed: finalize_upload says why
                 self.usable, self._pending = False, b""
             return False
-        if dtype.hasobject or dtype.names is not None or dtype != _native(dtype):
+        if dtype.hasobject or dtype.names is not None or dtype != solvers.working_dtype(dtype):
             self.usable, self._pending = False, b""
             return False
         offset = f.tell()
@@ -248,7 +269,7 @@ def finalize_upload(
     try:
         with open(tmp, "rb") as f:
             header = read_header(f, os.fstat(f.fileno()).st_size)
-        target = _native(header.dtype)
+        target = solvers.working_dtype(header.dtype)
         if header.dtype != target:
             source = np.load(tmp, mmap_mode="r", allow_pickle=False)
             out = npy_format.open_memmap(converted, mode="w+", dtype=target, shape=source.shape)

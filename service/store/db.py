@@ -57,6 +57,13 @@ SCHEMA = [
         job_id TEXT NOT NULL, created_at REAL NOT NULL, PRIMARY KEY (tenant, key)
     ) WITHOUT ROWID;
     """,
+    # 2: what a running job is doing (compiling kernels, fitting); what a job was warned of when
+    # it was submitted (JSON list); online objectives that are running estimates
+    """
+    ALTER TABLE jobs ADD COLUMN phase TEXT;
+    ALTER TABLE jobs ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE job_progress ADD COLUMN estimate INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 

@@ -17,7 +17,7 @@ from .records import JobRecord, JobState, ProgressRecord
 _COLUMNS = (
     "id, tenant, dataset_id, n_components, options, state, created_at, started_at, finished_at, "
     "heartbeat_at, attempts, cancel_requested, run_token, worker, error, stop_reason, n_iter, "
-    "objective, model_id, progress"
+    "objective, model_id, progress, phase, warnings"
 )
 _ACTIVE = (JobState.queued, JobState.running)
 
@@ -34,8 +34,9 @@ class JobRepository:
 
     def insert(self, job: JobRecord) -> None:
         self.s.execute(
-            "INSERT INTO jobs (id, tenant, dataset_id, n_components, options, state, created_at) "
-            "VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO jobs "
+            "(id, tenant, dataset_id, n_components, options, state, created_at, warnings) "
+            "VALUES (?,?,?,?,?,?,?,?)",
             (
                 job.id,
                 job.tenant,
@@ -44,6 +45,7 @@ class JobRepository:
                 json.dumps(job.options),
                 job.state,
                 job.created_at,
+                json.dumps(list(job.warnings)),
             ),
         )
 
@@ -102,11 +104,11 @@ class JobRepository:
 
     def progress_after(self, job_id: str, after: int, limit: int = 500) -> list[ProgressRecord]:
         rows = self.s.execute(
-            "SELECT iteration, epoch, objective, elapsed_s, max_gap FROM job_progress "
+            "SELECT iteration, epoch, objective, elapsed_s, max_gap, estimate FROM job_progress "
             "WHERE job_id = ? AND iteration > ? ORDER BY iteration LIMIT ?",
             (job_id, after, limit),
         ).fetchall()
-        return [ProgressRecord(**dict(r)) for r in rows]
+        return [ProgressRecord(**{**dict(r), "estimate": bool(r["estimate"])}) for r in rows]
 
     def get_idempotent(self, tenant: str, key: str) -> tuple[str, str] | None:
         row = self.s.execute(
@@ -172,7 +174,7 @@ class JobRepository:
         t = now()
         cur = self.s.execute(
             "UPDATE jobs SET state = ?, run_token = ?, worker = ?, attempts = attempts + 1, "
-            "started_at = coalesce(started_at, ?), heartbeat_at = ? "
+            "started_at = coalesce(started_at, ?), heartbeat_at = ?, phase = 'fitting' "
             "WHERE id = ? AND state = ? AND cancel_requested = 0",
             (JobState.running, token, worker, t, t, job_id, JobState.queued),
         )
@@ -187,13 +189,24 @@ class JobRepository:
         ).fetchone()
         return None if row is None else bool(row[0])
 
+    def set_phase(self, job_id: str, token: str, phase: str) -> None:
+        """What the run owning the job is doing now ("compiling", "fitting")."""
+        self.s.execute(
+            "UPDATE jobs SET phase = ? WHERE id = ? AND run_token = ? AND state = ?",
+            (phase, job_id, token, JobState.running),
+        )
+
     def add_progress(self, job_id: str, records: Sequence[ProgressRecord]) -> None:
         if not records:
             return
         self.s.executemany(
             "INSERT OR REPLACE INTO job_progress "
-            "(job_id, iteration, epoch, objective, elapsed_s, max_gap) VALUES (?,?,?,?,?,?)",
-            [(job_id, r.iteration, r.epoch, r.objective, r.elapsed_s, r.max_gap) for r in records],
+            "(job_id, iteration, epoch, objective, elapsed_s, max_gap, estimate) "
+            "VALUES (?,?,?,?,?,?,?)",
+            [
+                (job_id, r.iteration, r.epoch, r.objective, r.elapsed_s, r.max_gap, r.estimate)
+                for r in records
+            ],
         )
         self.s.execute(
             "UPDATE jobs SET progress = ? WHERE id = ?", (json.dumps(asdict(records[-1])), job_id)

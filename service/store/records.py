@@ -60,6 +60,8 @@ class JobRecord:
     objective: float | None = None
     model_id: str | None = None
     progress: dict[str, Any] | None = None
+    phase: str | None = None  # while running: "compiling" (kernels) or "fitting"
+    warnings: tuple[str, ...] = ()  # what the submission was warned of
 
     @property
     def terminal(self) -> bool:
@@ -70,6 +72,7 @@ class JobRecord:
         data = dict(row)
         data["options"] = json.loads(data["options"])
         data["progress"] = json.loads(data["progress"]) if data["progress"] else None
+        data["warnings"] = tuple(json.loads(data["warnings"]))
         data["state"] = JobState(data["state"])
         data["cancel_requested"] = bool(data["cancel_requested"])
         return cls(**data)
@@ -82,6 +85,7 @@ class ProgressRecord:
     objective: float
     elapsed_s: float
     max_gap: float
+    estimate: bool = False  # objective is an online fit's running estimate
 
 
 @dataclass(frozen=True)

@@ -78,3 +78,28 @@ def test_no_key_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SPARSECODING_API_KEY", raising=False)
     with pytest.raises(SystemExit, match="no API key"):
         main(["jobs"])
+
+
+def test_submit_a_csv_then_result_never_replaces_a_file_unasked(
+    env: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    table = tmp_path / "data.csv"
+    np.savetxt(table, matrix(30, 6, seed=3), delimiter=",")
+    assert main(["submit", str(table), "-k", "30", "--max-iter", "3", "--wait", "-q"]) == 0
+    out = capsys.readouterr()
+    assert "uploaded" in out.out and "(30×6)" in out.out
+    assert "warning: n_components=30 is not smaller than n_samples=30" in out.err
+    job_id = re.search(r"submitted (job_\w+)", out.out).group(1)  # type: ignore[union-attr]
+    monkeypatch.chdir(tmp_path)
+    assert main(["result", job_id]) == 0
+    default = tmp_path / f"{job_id}.dictionary.npy"
+    assert np.load(default).shape == (30, 6)
+    default.write_bytes(b"keep me")
+    assert main(["result", job_id]) == 2
+    assert "exists; pass --force" in capsys.readouterr().err
+    assert default.read_bytes() == b"keep me"
+    assert main(["result", job_id, "--force"]) == 0
+    assert np.load(default).shape == (30, 6)

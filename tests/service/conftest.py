@@ -12,7 +12,7 @@ import httpx
 import pytest
 from distributed import LocalCluster
 from fastapi import FastAPI
-from service_testing import ALICE_KEY, BOB_KEY, in_process_client, make_settings
+from service_testing import ALICE_KEY, BOB_KEY, in_process_client, make_settings, running
 
 from service.app import create_app
 
@@ -45,22 +45,17 @@ def idle_scheduler() -> Iterator[str]:
         yield cluster.scheduler_address
 
 
-async def _running(app: FastAPI) -> AsyncIterator[FastAPI]:
-    async with app.router.lifespan_context(app):
-        yield app
-
-
 @pytest.fixture
 async def app(tmp_path: Path, dask_scheduler: str) -> AsyncIterator[FastAPI]:
-    async for running in _running(create_app(make_settings(tmp_path, dask_scheduler))):
-        yield running
+    async with running(create_app(make_settings(tmp_path, dask_scheduler))) as started:
+        yield started
 
 
 @pytest.fixture
 async def idle_app(tmp_path: Path, idle_scheduler: str) -> AsyncIterator[FastAPI]:
     settings = make_settings(tmp_path, idle_scheduler, max_queued_jobs=2, retry_after_s=7)
-    async for running in _running(create_app(settings)):
-        yield running
+    async with running(create_app(settings)) as started:
+        yield started
 
 
 @pytest.fixture

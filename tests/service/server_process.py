@@ -54,8 +54,9 @@ class Server:
         self.log = data_dir.parent / f"server-{self.port}.log"
         self.starts = 0
 
-    def start(self, timeout: float = 90.0) -> str:
-        """Start and wait until /readyz answers 200; returns what the server printed."""
+    def start(self, timeout: float = 90.0, ready: bool = True) -> str:
+        """Start and wait until /readyz answers 200 (or /healthz, unless `ready`); returns what
+        the server printed."""
         self.starts += 1
         offset = self.log.stat().st_size if self.log.exists() else 0
         with open(self.log, "ab") as log:
@@ -70,7 +71,8 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.output()}")
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                probe = "/readyz" if ready else "/healthz"
+                if httpx.get(f"{self.url}{probe}", timeout=2).status_code == 200:
                     return self.log.read_bytes()[offset:].decode(errors="replace")
             except httpx.TransportError:
                 pass

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,15 @@ def cupy_available_here() -> bool:
 
 def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+@contextlib.asynccontextmanager
+async def running(app: Any) -> AsyncIterator[Any]:
+    """`app` with its lifespan running and its start-up work done (kernels loaded, the Dask
+    cluster connected): what a client finds once `/readyz` answers 200."""
+    async with app.router.lifespan_context(app):
+        await app.state.service.started()
+        yield app
 
 
 def in_process_client(app: Any, key: str | None = ALICE_KEY) -> httpx.AsyncClient:

@@ -87,8 +87,10 @@ async def test_nan_is_refused_saying_where(client: httpx.AsyncClient) -> None:
         (npy(np.zeros((2, 2, 2))), "2-D"),
         (npy(np.zeros((0, 3))), "empty"),
         (npy(np.zeros((4, 4)))[:-8], "malformed"),
-        (b"not an npy file at all", "malformed"),
-        (b"", "malformed"),
+        (b"not an npy file at all", "text, not a .npy file"),
+        (b"1.0,2.0\n3.0,4.0\n", "CSV, not a .npy file"),
+        (b"\x00\x01binary", "not a .npy file"),
+        (b"", "the body is empty"),
     ],
 )
 async def test_bad_npy_is_refused(client: httpx.AsyncClient, body: bytes, words: str) -> None:

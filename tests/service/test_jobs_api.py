@@ -226,3 +226,26 @@ async def test_data_parallel_job_matches_a_local_one(client: httpx.AsyncClient) 
         r = await client.get(f"/v1/models/{job['model_id']}/dictionary", headers={"Accept": NPY})
         W[name] = load_npy(r.content)
     np.testing.assert_allclose(W["spread"], W["local"], atol=1e-6)
+
+
+async def test_a_dictionary_as_large_as_the_data_is_accepted_with_a_warning(
+    client: httpx.AsyncClient,
+) -> None:
+    dataset_id = await upload(client, matrix(20, 4))
+    job = await submit(client, dataset_id=dataset_id, n_components=20, max_iter=2)
+    assert len(job["warnings"]) == 1
+    assert "n_components=20 is not smaller than n_samples=20" in job["warnings"][0]
+    assert "memorises the data" in job["warnings"][0]
+    done = await wait_for(client, job["id"])
+    assert done["state"] == "succeeded" and done["warnings"] == job["warnings"]
+    usual = await submit(client, dataset_id=dataset_id, n_components=3, max_iter=2)
+    assert usual["warnings"] == []
+
+
+async def test_a_running_job_says_what_it_does(client: httpx.AsyncClient) -> None:
+    job = await submit(client, data=matrix(1000, 32).tolist(), **LONG_FIT)
+    running = await wait_for(client, job["id"], {"running"}, predicate=lambda j: j["progress"])
+    assert running["phase"] == "fitting"
+    await client.post(f"/v1/jobs/{job['id']}/cancel")
+    done = await wait_for(client, job["id"])
+    assert done["state"] == "cancelled" and done["phase"] is None

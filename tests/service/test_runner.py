@@ -13,6 +13,7 @@ from service_testing import (
     in_process_client,
     make_settings,
     matrix,
+    running,
     submit,
     upload,
     wait_for,
@@ -37,7 +38,7 @@ def _pretend_running(session: Session, job_id: str, attempts: int, heartbeat: fl
 async def _queued_job(tmp_path: Path, scheduler: str) -> str:
     """A job queued in a data directory whose server never got to run it."""
     app = create_app(make_settings(tmp_path, scheduler))
-    async with app.router.lifespan_context(app):
+    async with running(app):
         async with in_process_client(app) as client:
             job = await submit(client, data=matrix(50, 8).tolist(), n_components=4, max_iter=5)
     return str(job["id"])
@@ -52,7 +53,7 @@ async def test_job_left_running_is_requeued_at_startup(
     db.open()
     await db.write(_pretend_running, job_id, 1, now())
     db.close()
-    async with app.router.lifespan_context(app):
+    async with running(app):
         async with in_process_client(app) as client:
             done = await wait_for(client, job_id, timeout=15)
     assert done["state"] == "succeeded" and done["attempts"] == 2
@@ -63,7 +64,7 @@ async def test_stale_heartbeat_requeues_then_gives_up(
 ) -> None:
     settings = make_settings(tmp_path, dask_scheduler, stale_after_s=1.0, max_attempts=2)
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
+    async with running(app):
         db = app.state.service.db
         async with in_process_client(app) as client:
             dataset_id = await upload(client, matrix(2000, 64))
@@ -85,7 +86,7 @@ async def test_clean_shutdown_requeues_running_job_without_counting(
     tmp_path: Path, dask_scheduler: str
 ) -> None:
     app = create_app(make_settings(tmp_path, dask_scheduler))
-    async with app.router.lifespan_context(app):
+    async with running(app):
         async with in_process_client(app) as client:
             dataset_id = await upload(client, matrix(2000, 64))
             job = await submit(client, dataset_id=dataset_id, **LONG_FIT)
@@ -106,7 +107,7 @@ async def test_dask_gets_two_runs_per_worker_thread_oldest_first(
     """The database is the queue: with 2 worker threads, Dask holds the 4 oldest jobs; a run
     that ends makes room for the next oldest; nothing else reaches the scheduler."""
     app = create_app(make_settings(tmp_path, dask_scheduler))
-    async with app.router.lifespan_context(app):
+    async with running(app):
         dispatcher = app.state.service.dispatcher
         async with in_process_client(app) as client:
             dataset_id = await upload(client, matrix(2000, 64))
@@ -133,7 +134,7 @@ async def test_dask_gets_two_runs_per_worker_thread_oldest_first(
 
 async def test_no_worker_no_run_handed_to_dask(tmp_path: Path, idle_scheduler: str) -> None:
     app = create_app(make_settings(tmp_path, idle_scheduler))
-    async with app.router.lifespan_context(app):
+    async with running(app):
         async with in_process_client(app) as client:
             dataset_id = await upload(client, matrix(50, 8))
             for _ in range(3):

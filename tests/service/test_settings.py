@@ -61,11 +61,14 @@ def test_new_keys_are_appended_and_a_running_app_accepts_them(
     keys = KeyRing(settings)
     assert keys.tenant(first) == "default"
     second = create_key(settings.keys_file, "bob")
+    lines = settings.keys_file.read_text().splitlines()[1:]
+    assert [line.split(":")[0] for line in lines] == ["default", "bob"]
+    assert keys.tenant(second) == "bob" and keys.tenant(first) == "default"  # at once
+    settings.keys_file.write_text(settings.keys_file.read_text().replace("default:", "#"))
     monkeypatch.setattr("service.keys.RECHECK_S", 0.0)
-    assert keys.tenant(second) == "bob" and keys.tenant(first) == "default"
+    assert keys.tenant(first) is None  # a key removed from the file stops working
     stored = settings.keys_file.read_text()
     assert first not in stored and second not in stored
-    assert [line.split(":")[0] for line in stored.splitlines()[1:]] == ["default", "bob"]
 
 
 def test_a_keys_file_that_stops_parsing_keeps_the_keys_read_before(

@@ -54,3 +54,52 @@ def test_fit_rejects_bad_input_with_a_message(tmp_path):
     assert "NaN" in done.stderr and "row 4, column 1" in done.stderr
     missing = _run("fit", str(tmp_path / "missing.npy"), "--components", "2")
     assert missing.returncode == 2 and "cannot read" in missing.stderr
+
+
+def test_fit_reads_a_csv_table_and_explains_other_files(tmp_path):
+    X = np.random.default_rng(1).standard_normal((60, 5))
+    table = tmp_path / "data.csv"
+    np.savetxt(table, X, delimiter=",", header="a,b,c,d,e", comments="")
+    done = _run("fit", str(table), "-k", "3", "--max-iter", "4", "-q", "--out", str(tmp_path / "m"))
+    assert done.returncode == 0, done.stderr
+    with np.load(tmp_path / "m.npz") as model:
+        direct = solvers.fit(X, 3, max_iter=4, random_state=0)
+        np.testing.assert_allclose(model["dictionary"], direct.dictionary, atol=1e-12)
+
+    broken = tmp_path / "broken.csv"
+    broken.write_text("1,2,3\n4,five,6\n")
+    done = _run("fit", str(broken), "-k", "2")
+    assert done.returncode == 2
+    assert "looks like a CSV text table" in done.stderr and "'five'" in done.stderr
+    assert "pickle" not in done.stderr  # numpy's advice for a non-.npy file is wrong, and unsafe
+    archive = tmp_path / "data.npz"
+    np.savez(archive, X=X)
+    done = _run("fit", str(archive), "-k", "2")
+    assert done.returncode == 2 and "zip archive" in done.stderr and "numpy.save" in done.stderr
+    binary = tmp_path / "data.bin"
+    binary.write_bytes(bytes(range(256)))
+    done = _run("fit", str(binary), "-k", "2")
+    assert done.returncode == 2 and "neither a .npy file nor a text table" in done.stderr
+
+
+def test_fit_never_replaces_a_file_unasked_and_says_what_it_printed(tmp_path):
+    data = tmp_path / "X.npy"
+    np.save(data, np.random.default_rng(0).standard_normal((40, 6)))
+    out = tmp_path / "model.npz"
+    out.write_bytes(b"keep me")
+    done = _run("fit", str(data), "-k", "2", "--out", str(out))
+    assert done.returncode == 2 and "exists; pass --force" in done.stderr
+    assert out.read_bytes() == b"keep me"
+    done = _run("fit", str(data), "-k", "60", "--max-iter", "2", "--out", str(out), "--force")
+    assert done.returncode == 0, done.stderr
+    assert "warning: n_components=60 is not smaller than n_samples=40" in done.stderr
+    online = _run(
+        "fit", str(data), "-k", "3", "--mode", "online", "--batch-size", "8", "--max-iter", "2",
+        "--out", str(out), "--force",
+    )  # fmt: skip
+    assert online.returncode == 0, online.stderr
+    assert "running objective" in online.stderr  # the progress lines are estimates
+    with np.load(out) as model:
+        X = np.load(data)
+        true = solvers.objective(X, model["codes"], model["dictionary"], 1.0)
+    assert f"objective {true:.6g} (J / n_samples" in online.stdout

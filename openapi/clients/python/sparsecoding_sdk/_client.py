@@ -35,6 +35,7 @@ from sparsecoding_client.models import (
     JobsPublic,
     JobState,
     ModelPublic,
+    PhasePublic,
     Problem,
     ProgressPublic,
 )
@@ -65,11 +66,12 @@ class ApiError(Exception):
 
 @dataclass(frozen=True)
 class Event:
-    """One Server-Sent Event of a job: `progress` (data: ProgressPublic, id: the iteration)
-    or the final `status` (data: JobPublic)."""
+    """One Server-Sent Event of a job: `progress` (data: ProgressPublic, id: the iteration),
+    `phase` (data: PhasePublic: what a running job does when not fitting, e.g. compiling the
+    CPU kernels on the first job after an install) or the final `status` (data: JobPublic)."""
 
     kind: str
-    data: ProgressPublic | JobPublic
+    data: ProgressPublic | PhasePublic | JobPublic
     id: str | None = None
 
 
@@ -228,7 +230,8 @@ class SparseCoding:
         return self._npy(f"/v1/jobs/{job_id}/codes")
 
     def events(self, job_id: str, last_event_id: str | None = None) -> Iterator[Event]:
-        """The job's events as they come: `progress` ones, then one `status` (the stream ends)."""
+        """The job's events as they come: `progress` and `phase` ones, then one `status` (the
+        stream ends). Event kinds this SDK does not know yet are skipped."""
         headers = {"Accept": "text/event-stream"}
         if last_event_id is not None:
             headers["Last-Event-ID"] = last_event_id
@@ -249,6 +252,8 @@ class SparseCoding:
                     data = json.loads(fields["data"])
                     if fields["event"] == "progress":
                         yield Event("progress", ProgressPublic.from_dict(data), fields.get("id"))
+                    elif fields["event"] == "phase":
+                        yield Event("phase", PhasePublic.from_dict(data))
                     elif fields["event"] == "status":
                         yield Event("status", JobPublic.from_dict(data), fields.get("id"))
                 fields = {}
@@ -258,9 +263,11 @@ class SparseCoding:
         job_id: str,
         progress: Callable[[ProgressPublic], object] | None = None,
         timeout: float | None = None,
+        phase: Callable[[PhasePublic], object] | None = None,
     ) -> JobPublic:
-        """Follow the job's events until it finishes; call `progress` on each record. The
-        stream is resumed (Last-Event-ID) if the connection drops; returns the final job."""
+        """Follow the job's events until it finishes; call `progress` on each record and
+        `phase` on each change of what the job does. The stream is resumed (Last-Event-ID) if
+        the connection drops; returns the final job."""
         deadline = None if timeout is None else time.monotonic() + timeout
         last: str | None = None
         while True:
@@ -268,6 +275,10 @@ class SparseCoding:
                 for event in self.events(job_id, last):
                     if isinstance(event.data, JobPublic):
                         return event.data
+                    if isinstance(event.data, PhasePublic):
+                        if phase is not None:
+                            phase(event.data)
+                        continue
                     last = event.id or last
                     if progress is not None:
                         progress(event.data)

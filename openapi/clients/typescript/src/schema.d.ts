@@ -53,7 +53,9 @@ export interface paths {
         };
         /**
          * Readiness
-         * @description Readiness: the database answers and at least one Dask worker is connected.
+         * @description Readiness: the database answers, the CPU kernels are compiled and loaded (the first
+         *     start after an install compiles them, a few seconds) and at least one Dask worker is
+         *     connected. Jobs submitted before then wait in the queue.
          */
         get: operations["readyz"];
         put?: never;
@@ -680,12 +682,20 @@ export interface components {
             n_components: number;
             /** N Iter */
             n_iter: number | null;
-            /** Objective */
+            /**
+             * Objective
+             * @description J / n_samples of the learned dictionary and the codes (exact, every mode)
+             */
             objective: number | null;
             /** Options */
             options: {
                 [key: string]: unknown;
             };
+            /**
+             * Phase
+             * @description while running: `compiling` the CPU kernels (first job after an install) or `fitting`
+             */
+            phase?: ("compiling" | "fitting") | null;
             /** @description the latest progress record */
             progress: components["schemas"]["ProgressPublic"] | null;
             /** Started At */
@@ -693,6 +703,11 @@ export interface components {
             state: components["schemas"]["JobState"];
             /** Stop Reason */
             stop_reason: string | null;
+            /**
+             * Warnings
+             * @description what the submission was warned of: the fit runs, but its result is unlikely to be what was meant (e.g. n_components not smaller than n_samples)
+             */
+            warnings?: string[];
             /**
              * Worker
              * @description address of the Dask worker running it
@@ -845,6 +860,19 @@ export interface components {
             data: components["schemas"]["ModelPublic"][];
         };
         /**
+         * PhasePublic
+         * @description What a running job is doing: `compiling` the CPU kernels or `fitting`.
+         */
+        PhasePublic: {
+            /** Message */
+            message: string;
+            /**
+             * Phase
+             * @enum {string}
+             */
+            phase: "compiling" | "fitting";
+        };
+        /**
          * Problem
          * @description RFC 9457 problem details; extension members vary by `type`.
          * @example {
@@ -905,6 +933,12 @@ export interface components {
             elapsed_s: number;
             /** Epoch */
             epoch: number;
+            /**
+             * Estimate
+             * @description `objective` is an online fit's running estimate
+             * @default false
+             */
+            estimate?: boolean;
             /** Iteration */
             iteration: number;
             /**
@@ -914,7 +948,7 @@ export interface components {
             max_gap: number | null;
             /**
              * Objective
-             * @description J / n_samples
+             * @description J / n_samples; with `estimate` (online mode) the running average of the recent mini-batches' objectives, not yet the objective of the current dictionary
              */
             objective: number | null;
         };
@@ -922,6 +956,11 @@ export interface components {
         Readiness: {
             /** Database */
             database: boolean;
+            /**
+             * Kernels
+             * @description the CPU kernels: `ready` (503 while `compiling`)
+             */
+            kernels: string;
             /** Status */
             status: string;
             /** Workers */
@@ -1965,7 +2004,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description `progress` events (data: ProgressPublic, id = iteration), then one `status` event (data: JobPublic) when the job has finished */
+            /** @description `progress` events (data: ProgressPublic, id = iteration) and `phase` events (data: PhasePublic) as a running job changes what it does, then one `status` event (data: JobPublic) when the job has finished */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1984,7 +2023,7 @@ export interface operations {
                     "text/event-stream": {
                         data: string;
                         /** @enum {string} */
-                        event: "progress" | "status";
+                        event: "progress" | "phase" | "status";
                         /** @description progress events: the iteration */
                         id?: string;
                         retry?: number;
@@ -1992,6 +2031,10 @@ export interface operations {
                         data?: unknown;
                         /** @constant */
                         event?: "progress";
+                    } | {
+                        data?: unknown;
+                        /** @constant */
+                        event?: "phase";
                     } | {
                         data?: unknown;
                         /** @constant */

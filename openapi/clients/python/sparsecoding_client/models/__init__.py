@@ -16,6 +16,7 @@ from .job_create_execution import JobCreateExecution
 from .job_create_mode import JobCreateMode
 from .job_public import JobPublic
 from .job_public_options import JobPublicOptions
+from .job_public_phase_type_0 import JobPublicPhaseType0
 from .job_state import JobState
 from .jobs_public import JobsPublic
 from .matrix_public import MatrixPublic
@@ -23,11 +24,14 @@ from .matrix_upload import MatrixUpload
 from .model_public import ModelPublic
 from .model_public_options import ModelPublicOptions
 from .models_public import ModelsPublic
+from .phase_public import PhasePublic
+from .phase_public_phase import PhasePublicPhase
 from .problem import Problem
 from .progress_public import ProgressPublic
 from .readiness import Readiness
 from .stream_job_events_response_200_type_0 import StreamJobEventsResponse200Type0
 from .stream_job_events_response_200_type_1 import StreamJobEventsResponse200Type1
+from .stream_job_events_response_200_type_2 import StreamJobEventsResponse200Type2
 
 __all__ = (
     "BackendPublic",
@@ -46,6 +50,7 @@ __all__ = (
     "JobCreateMode",
     "JobPublic",
     "JobPublicOptions",
+    "JobPublicPhaseType0",
     "JobsPublic",
     "JobState",
     "MatrixPublic",
@@ -53,9 +58,12 @@ __all__ = (
     "ModelPublic",
     "ModelPublicOptions",
     "ModelsPublic",
+    "PhasePublic",
+    "PhasePublicPhase",
     "Problem",
     "ProgressPublic",
     "Readiness",
     "StreamJobEventsResponse200Type0",
     "StreamJobEventsResponse200Type1",
+    "StreamJobEventsResponse200Type2",
 )

@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.job_public_phase_type_0 import JobPublicPhaseType0
 from ..models.job_state import JobState
+from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
     from ..models.job_public_options import JobPublicOptions
@@ -32,13 +34,17 @@ class JobPublic:
         model_id (None | str):
         n_components (int):
         n_iter (int | None):
-        objective (float | None):
+        objective (float | None): J / n_samples of the learned dictionary and the codes (exact, every mode)
         options (JobPublicOptions):
         progress (None | ProgressPublic): the latest progress record
         started_at (datetime.datetime | None):
         state (JobState):
         stop_reason (None | str):
         worker (None | str): address of the Dask worker running it
+        phase (JobPublicPhaseType0 | None | Unset): while running: `compiling` the CPU kernels (first job after an
+            install) or `fitting`
+        warnings (list[str] | Unset): what the submission was warned of: the fit runs, but its result is unlikely to be
+            what was meant (e.g. n_components not smaller than n_samples)
     """
 
     attempts: int
@@ -58,6 +64,8 @@ class JobPublic:
     state: JobState
     stop_reason: None | str
     worker: None | str
+    phase: JobPublicPhaseType0 | None | Unset = UNSET
+    warnings: list[str] | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -115,6 +123,18 @@ class JobPublic:
         worker: None | str
         worker = self.worker
 
+        phase: None | str | Unset
+        if isinstance(self.phase, Unset):
+            phase = UNSET
+        elif isinstance(self.phase, JobPublicPhaseType0):
+            phase = self.phase.value
+        else:
+            phase = self.phase
+
+        warnings: list[str] | Unset = UNSET
+        if not isinstance(self.warnings, Unset):
+            warnings = self.warnings
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -138,6 +158,10 @@ class JobPublic:
                 "worker": worker,
             }
         )
+        if phase is not UNSET:
+            field_dict["phase"] = phase
+        if warnings is not UNSET:
+            field_dict["warnings"] = warnings
 
         return field_dict
 
@@ -250,6 +274,25 @@ class JobPublic:
 
         worker = _parse_worker(d.pop("worker"))
 
+        def _parse_phase(data: object) -> JobPublicPhaseType0 | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                phase_type_0 = JobPublicPhaseType0(data)
+
+                return phase_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(JobPublicPhaseType0 | None | Unset, data)
+
+        phase = _parse_phase(d.pop("phase", UNSET))
+
+        warnings = cast(list[str], d.pop("warnings", UNSET))
+
         job_public = cls(
             attempts=attempts,
             cancel_requested=cancel_requested,
@@ -268,6 +311,8 @@ class JobPublic:
             state=state,
             stop_reason=stop_reason,
             worker=worker,
+            phase=phase,
+            warnings=warnings,
         )
 
         job_public.additional_properties = d

@@ -6,6 +6,8 @@ from typing import Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..types import UNSET, Unset
+
 T = TypeVar("T", bound="ProgressPublic")
 
 
@@ -18,7 +20,9 @@ class ProgressPublic:
         epoch (float):
         iteration (int):
         max_gap (float | None): largest relative duality gap of the code step
-        objective (float | None): J / n_samples
+        objective (float | None): J / n_samples; with `estimate` (online mode) the running average of the recent mini-
+            batches' objectives, not yet the objective of the current dictionary
+        estimate (bool | Unset): `objective` is an online fit's running estimate Default: False.
     """
 
     elapsed_s: float
@@ -26,6 +30,7 @@ class ProgressPublic:
     iteration: int
     max_gap: float | None
     objective: float | None
+    estimate: bool | Unset = False
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -41,6 +46,8 @@ class ProgressPublic:
         objective: float | None
         objective = self.objective
 
+        estimate = self.estimate
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -52,6 +59,8 @@ class ProgressPublic:
                 "objective": objective,
             }
         )
+        if estimate is not UNSET:
+            field_dict["estimate"] = estimate
 
         return field_dict
 
@@ -78,12 +87,15 @@ class ProgressPublic:
 
         objective = _parse_objective(d.pop("objective"))
 
+        estimate = d.pop("estimate", UNSET)
+
         progress_public = cls(
             elapsed_s=elapsed_s,
             epoch=epoch,
             iteration=iteration,
             max_gap=max_gap,
             objective=objective,
+            estimate=estimate,
         )
 
         progress_public.additional_properties = d

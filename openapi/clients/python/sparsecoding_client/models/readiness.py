@@ -14,17 +14,21 @@ class Readiness:
     """
     Attributes:
         database (bool):
+        kernels (str): the CPU kernels: `ready` (503 while `compiling`)
         status (str):
         workers (int):
     """
 
     database: bool
+    kernels: str
     status: str
     workers: int
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         database = self.database
+
+        kernels = self.kernels
 
         status = self.status
 
@@ -35,6 +39,7 @@ class Readiness:
         field_dict.update(
             {
                 "database": database,
+                "kernels": kernels,
                 "status": status,
                 "workers": workers,
             }
@@ -47,12 +52,15 @@ class Readiness:
         d = dict(src_dict)
         database = d.pop("database")
 
+        kernels = d.pop("kernels")
+
         status = d.pop("status")
 
         workers = d.pop("workers")
 
         readiness = cls(
             database=database,
+            kernels=kernels,
             status=status,
             workers=workers,
         )

@@ -21,11 +21,11 @@ class StreamJobEventsResponse200Type1:
     """
     Attributes:
         data (Any | Unset):
-        event (Literal['status'] | Unset):
+        event (Literal['phase'] | Unset):
     """
 
     data: Any | Unset = UNSET
-    event: Literal["status"] | Unset = UNSET
+    event: Literal["phase"] | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -48,9 +48,9 @@ class StreamJobEventsResponse200Type1:
         d = dict(src_dict)
         data = d.pop("data", UNSET)
 
-        event = cast(Literal["status"] | Unset, d.pop("event", UNSET))
-        if event != "status" and not isinstance(event, Unset):
-            raise ValueError(f"event must match const 'status', got '{event}'")
+        event = cast(Literal["phase"] | Unset, d.pop("event", UNSET))
+        if event != "phase" and not isinstance(event, Unset):
+            raise ValueError(f"event must match const 'phase', got '{event}'")
 
         stream_job_events_response_200_type_1 = cls(
             data=data,

@@ -13,6 +13,9 @@ from ...models.stream_job_events_response_200_type_0 import (
 from ...models.stream_job_events_response_200_type_1 import (
     StreamJobEventsResponse200Type1,
 )
+from ...models.stream_job_events_response_200_type_2 import (
+    StreamJobEventsResponse200Type2,
+)
 from ...types import UNSET, Response, Unset
 
 
@@ -38,10 +41,14 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Problem | StreamJobEventsResponse200Type0 | StreamJobEventsResponse200Type1 | None:
+) -> (
+    Problem | StreamJobEventsResponse200Type0 | StreamJobEventsResponse200Type1 | StreamJobEventsResponse200Type2 | None
+):
     if response.status_code == 200:
 
-        def _parse_response_200(data: object) -> StreamJobEventsResponse200Type0 | StreamJobEventsResponse200Type1:
+        def _parse_response_200(
+            data: object,
+        ) -> StreamJobEventsResponse200Type0 | StreamJobEventsResponse200Type1 | StreamJobEventsResponse200Type2:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
@@ -50,11 +57,19 @@ def _parse_response(
                 return response_200_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                response_200_type_1 = StreamJobEventsResponse200Type1.from_dict(data)
+
+                return response_200_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
             if not isinstance(data, dict):
                 raise TypeError()
-            response_200_type_1 = StreamJobEventsResponse200Type1.from_dict(data)
+            response_200_type_2 = StreamJobEventsResponse200Type2.from_dict(data)
 
-            return response_200_type_1
+            return response_200_type_2
 
         response_200 = _parse_response_200(response.text)
 
@@ -83,7 +98,9 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[Problem | StreamJobEventsResponse200Type0 | StreamJobEventsResponse200Type1]:
+) -> Response[
+    Problem | StreamJobEventsResponse200Type0 | StreamJobEventsResponse200Type1 | StreamJobEventsResponse200Type2
+]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -97,7 +114,9 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     last_event_id: None | str | Unset = UNSET,
-) -> Response[Problem | StreamJobEventsResponse200Type0 | StreamJobEventsResponse200Type1]:
+) -> Response[
+    Problem | StreamJobEventsResponse200Type0 | StreamJobEventsResponse200Type1 | StreamJobEventsResponse200Type2
+]:
     """Follow a job (Server-Sent Events)
 
      Server-Sent Events: every progress record in order, then the final job as `status`.
@@ -111,7 +130,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Problem | StreamJobEventsResponse200Type0 | StreamJobEventsResponse200Type1]
+        Response[Problem | StreamJobEventsResponse200Type0 | StreamJobEventsResponse200Type1 | StreamJobEventsResponse200Type2]
     """
 
     kwargs = _get_kwargs(
@@ -131,7 +150,9 @@ def sync(
     *,
     client: AuthenticatedClient,
     last_event_id: None | str | Unset = UNSET,
-) -> Problem | StreamJobEventsResponse200Type0 | StreamJobEventsResponse200Type1 | None:
+) -> (
+    Problem | StreamJobEventsResponse200Type0 | StreamJobEventsResponse200Type1 | StreamJobEventsResponse200Type2 | None
+):
     """Follow a job (Server-Sent Events)
 
      Server-Sent Events: every progress record in order, then the final job as `status`.
@@ -145,7 +166,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Problem | StreamJobEventsResponse200Type0 | StreamJobEventsResponse200Type1
+        Problem | StreamJobEventsResponse200Type0 | StreamJobEventsResponse200Type1 | StreamJobEventsResponse200Type2
     """
 
     return sync_detailed(
@@ -160,7 +181,9 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     last_event_id: None | str | Unset = UNSET,
-) -> Response[Problem | StreamJobEventsResponse200Type0 | StreamJobEventsResponse200Type1]:
+) -> Response[
+    Problem | StreamJobEventsResponse200Type0 | StreamJobEventsResponse200Type1 | StreamJobEventsResponse200Type2
+]:
     """Follow a job (Server-Sent Events)
 
      Server-Sent Events: every progress record in order, then the final job as `status`.
@@ -174,7 +197,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Problem | StreamJobEventsResponse200Type0 | StreamJobEventsResponse200Type1]
+        Response[Problem | StreamJobEventsResponse200Type0 | StreamJobEventsResponse200Type1 | StreamJobEventsResponse200Type2]
     """
 
     kwargs = _get_kwargs(
@@ -192,7 +215,9 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     last_event_id: None | str | Unset = UNSET,
-) -> Problem | StreamJobEventsResponse200Type0 | StreamJobEventsResponse200Type1 | None:
+) -> (
+    Problem | StreamJobEventsResponse200Type0 | StreamJobEventsResponse200Type1 | StreamJobEventsResponse200Type2 | None
+):
     """Follow a job (Server-Sent Events)
 
      Server-Sent Events: every progress record in order, then the final job as `status`.
@@ -206,7 +231,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Problem | StreamJobEventsResponse200Type0 | StreamJobEventsResponse200Type1
+        Problem | StreamJobEventsResponse200Type0 | StreamJobEventsResponse200Type1 | StreamJobEventsResponse200Type2
     """
 
     return (

@@ -1,0 +1,9 @@
+from enum import StrEnum
+
+
+class JobPublicPhaseType0(StrEnum):
+    COMPILING = "compiling"
+    FITTING = "fitting"
+
+    def __str__(self) -> str:
+        return str(self.value)
