@@ -12,7 +12,8 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY solvers ./solvers
 COPY service ./service
-RUN python3 -m venv .venv && .venv/bin/pip install -e .
+COPY openapi/clients/python ./openapi/clients/python
+RUN python3 -m venv .venv && .venv/bin/pip install -e . -e openapi/clients/python
 
 RUN useradd --create-home --uid 1000 sparsecoding \
     && mkdir -p /data && chown sparsecoding /data

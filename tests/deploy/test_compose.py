@@ -22,7 +22,8 @@ from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
-INSTALL = "python3 -m venv .venv && .venv/bin/pip install -e ."
+SDK = "-e openapi/clients/python"
+INSTALL = f"python3 -m venv .venv && .venv/bin/pip install -e . {SDK}"
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +124,8 @@ def test_images_install_with_the_readme_command(pyproject: dict[str, Any]) -> No
     cpu = (ROOT / "Dockerfile").read_text()
     gpu = (ROOT / "Dockerfile.gpu").read_text()
     assert f"RUN {INSTALL}\n" in cpu
-    assert f"RUN {INSTALL.removesuffix('.')}'.[gpu]'\n" in gpu
+    gpu_install = INSTALL.replace(" -e . ", " -e '.[gpu]' ")
+    assert f"RUN {gpu_install}\n" in gpu
     assert "gpu" in pyproject["project"]["optional-dependencies"]
     for text in (cpu, gpu):
         assert not re.search(r"(?i)(api_keys|secret|password|token)\s*=", text)
