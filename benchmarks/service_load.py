@@ -3,10 +3,11 @@
     python -m benchmarks.service_load [--upload-mb 512] [--jobs-per-client 20]
                                       [--encode-seconds 10] [--url URL --key KEY]
 
-Without --url it starts `python -m service.serve` on a free port over a temporary data
-directory (SQLite synchronous=FULL, the default; 2 embedded worker processes) and stops it at
-the end. Requests go through `benchmarks.http_load`, a lean keep-alive client (httpx used more
-CPU per request than the API it measured). Client, API and workers share this machine's cores.
+Without --url it starts `sparsecoding serve` (the console script beside this Python) on a
+free port over a temporary data directory (SQLite synchronous=FULL, the default; 2 embedded
+worker processes) and stops it at the end. Requests go through `benchmarks.http_load`, a
+lean keep-alive client (httpx used more CPU per request than the API it measured). Client,
+API and workers share this machine's cores.
 It prints:
   1. `.npy` upload throughput (MB/s, sent with sendfile) and the API's peak RSS meanwhile;
   2. job submission latency p50/p99 with 32 concurrent clients (closed loop), twice:
@@ -70,7 +71,8 @@ def start_server(
     if scheduler is not None:
         env["SPARSECODING_DASK_SCHEDULER"] = scheduler
     process = subprocess.Popen(
-        [sys.executable, "-m", "service.serve", "--port", str(port), "--data-dir", str(data_dir)],
+        [str(Path(sys.executable).parent / "sparsecoding"), "serve", "--port", str(port),
+         "--data-dir", str(data_dir)],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"

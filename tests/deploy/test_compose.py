@@ -15,9 +15,9 @@ import jsonschema
 import pytest
 import yaml
 
+from service import serve
 from service.cli import build_parser
 from service.runner.worker_info import GPU_RESOURCE
-from service.serve import add_arguments
 from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,9 +71,9 @@ def test_every_command_exists_in_the_project(
             assert pyproject["project"]["scripts"]["sparsecoding"] == "service.cli:main"
             assert argv[1] in subcommands, name
             assert argv[1] == "serve"
-            serve = argparse.ArgumentParser(exit_on_error=False)
-            add_arguments(serve)
-            args = serve.parse_args(argv[2:])
+            serve_parser = argparse.ArgumentParser(exit_on_error=False)
+            serve.add_arguments(serve_parser)
+            args = serve_parser.parse_args(argv[2:])
             assert args.host == "0.0.0.0" and args.data_dir == Path("/data")
         elif argv[0] == "dask":
             entry = dask_commands[argv[1]]

@@ -1,4 +1,4 @@
-"""End to end: a real `python -m service.serve` (uvicorn, embedded LocalCluster, SQLite on
+"""End to end: a real `sparsecoding serve` (uvicorn, embedded LocalCluster, SQLite on
 disk) on a loopback port, driven over HTTP. Kills are real: SIGKILL of the server process,
 SIGKILL of the worker process running a job."""
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from service import serve
 from service.keys import KeyRing, create_key, ensure_default_key
-from service.serve import build_settings
 from service.settings import Settings, hash_key
 
 
@@ -42,7 +42,7 @@ def test_unsafe_limits_are_refused(tmp_path: Path) -> None:
 
 
 def test_serve_creates_one_hashed_key(tmp_path: Path) -> None:
-    settings = build_settings(data_dir=tmp_path, port=9999)
+    settings = serve.build_settings(data_dir=tmp_path, port=9999)
     key = ensure_default_key(settings)
     assert key is not None and len(key) >= 32
     stored = (tmp_path / "api_keys").read_text()
@@ -55,7 +55,7 @@ def test_serve_creates_one_hashed_key(tmp_path: Path) -> None:
 def test_new_keys_are_appended_and_a_running_app_accepts_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = build_settings(data_dir=tmp_path)
+    settings = serve.build_settings(data_dir=tmp_path)
     first = ensure_default_key(settings)
     assert first is not None
     keys = KeyRing(settings)
@@ -74,7 +74,7 @@ def test_new_keys_are_appended_and_a_running_app_accepts_them(
 def test_a_keys_file_that_stops_parsing_keeps_the_keys_read_before(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = build_settings(data_dir=tmp_path)
+    settings = serve.build_settings(data_dir=tmp_path)
     key = ensure_default_key(settings)
     assert key is not None
     keys = KeyRing(settings)
