@@ -45,7 +45,8 @@ def cache_directory() -> Path:
 
 
 def _fingerprint(dtype: str) -> str:
-    """What the cached code depends on: the kernel sources, numba, Python and the CPU."""
+    """What the cached code depends on: the kernel sources (and their file stamps), numba,
+    Python and the CPU."""
     import llvmlite.binding as llvm
     import numba
 
@@ -55,7 +56,12 @@ def _fingerprint(dtype: str) -> str:
         features = ""
     digest = hashlib.sha256()
     for module in _SOURCES:
-        digest.update(Path(str(module.__file__)).read_bytes())
+        source = Path(str(module.__file__))
+        digest.update(source.read_bytes())
+        # numba keys its cache on the source's modification time and size: a touched file
+        # (a git checkout) is compiled again, so it must not count as cached here either
+        info = source.stat()
+        digest.update(f"{info.st_mtime!r}:{info.st_size}".encode())
     return json.dumps(
         {
             "dtype": dtype,

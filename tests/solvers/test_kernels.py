@@ -86,3 +86,26 @@ def test_fit_command_says_it_compiles_on_first_use(tmp_path: Path) -> None:
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
     assert first.stderr.count("compiling the CPU kernels for float64 data") == 1
     assert "compiling" not in second.stderr
+
+
+def test_a_touched_kernel_source_is_no_longer_cached(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """numba recompiles a source whose modification time changed (a git checkout touches
+    files): kernels_cached must not call such kernels cached."""
+    import types
+
+    import solvers
+    from solvers import kernels
+
+    source = tmp_path / "kernel.py"
+    source.write_text("# a kernel module\n")
+    monkeypatch.setattr(kernels, "_SOURCES", (types.SimpleNamespace(__file__=str(source)),))
+    monkeypatch.setattr(kernels, "cache_directory", lambda: tmp_path)
+    monkeypatch.setattr(kernels, "_exercise", lambda dtype: None)
+    monkeypatch.setattr(kernels, "_loaded", set())
+    solvers.compile_kernels(["float64"])
+    assert solvers.kernels_cached(["float64"])
+    stamp = source.stat()
+    os.utime(source, ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 10**9))
+    assert not solvers.kernels_cached(["float64"])
+    source.write_text("# a kernel module, edited\n")
+    assert not solvers.kernels_cached(["float64"])
