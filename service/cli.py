@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 import warnings
@@ -211,8 +212,12 @@ def _compile_kernels_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.handler(args))
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.handler(args))
+    except KeyboardInterrupt:  # Ctrl-C: a stop asked for, not a crash to show
+        print("interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,12 @@ def _start_local(settings: Settings, layout: DataLayout) -> LocalCluster:
     config: dict[str, Any] = {
         "distributed.scheduler.allowed-failures": 0,
     }
+    python = worker_setup.worker_python(layout.dask)
+    if python is not None and dask.config.get("distributed.worker.multiprocessing-method") == (
+        "spawn"
+    ):
+        # The one multiprocessing user of this process: its spawned children are the workers.
+        multiprocessing.get_context("spawn").set_executable(python)
     with dask.config.set(config):
         return LocalCluster(
             n_workers=settings.workers,

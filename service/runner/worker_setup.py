@@ -1,24 +1,46 @@
-"""Set-up of every embedded worker process, run by Dask as the workers' `preload`.
+"""Set-up of every embedded worker process: how it is started, and its Dask `preload`.
 
 The workers run at a lower CPU priority than the API (WORKER_NICENESS): on a small machine a
 fit must not take the cores from the requests, which are short; the fits get them back
 whenever the API is idle. Only the embedded workers: an external cluster's are its own.
 
 The stop signals are the API's to act on: a Ctrl-C in a terminal reaches the whole process
-group, and a worker that took it would die with a traceback in the middle of its run. The
-API's shutdown stops the workers through their nannies instead, after their runs have
-checkpointed (`Dispatcher.stop`).
+group, and a worker that took it would die with a traceback in the middle of its run (or of
+its start). The API's shutdown stops the workers through their nannies instead, after their
+runs have checkpointed (`Dispatcher.stop`). So the workers' Python is started with SIGINT and
+SIGTERM ignored (`worker_python`: Python keeps a signal its parent ignores ignored, and so
+does asyncio), and the preload ignores them again where another start method is configured.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 WORKER_NICENESS = 10
+
+
+def worker_python(directory: Path) -> str | None:
+    """An executable that runs this Python with the stop signals ignored from its first
+    instruction (a two-line shell script in `directory`); None where it cannot be executed
+    (a file system mounted noexec: the preload then ignores them, a second later)."""
+    path = directory / "python-ignoring-stop-signals"
+    script = (
+        "#!/bin/sh\n# the embedded Dask workers' Python: Ctrl-C and SIGTERM are the API's\n"
+        f"trap '' INT TERM\nexec {shlex.quote(sys.executable)} \"$@\"\n"
+    )
+    try:
+        if not path.exists() or path.read_text() != script:
+            path.write_text(script)
+        path.chmod(0o755)
+    except OSError:
+        return None
+    return str(path) if os.access(path, os.X_OK) else None
 
 
 def dask_setup(worker: Any) -> None:

@@ -168,3 +168,13 @@ def _eventually_ready(server: Server, timeout: float = 120) -> None:
         assert time.monotonic() < deadline, r.text
         time.sleep(0.2)
     assert r.json()["kernels"] == "ready"
+
+
+def test_ctrl_c_while_the_workers_are_still_starting_is_clean(tmp_path: Path) -> None:
+    """/healthz answers before the embedded workers are up; a Ctrl-C then must not catch a
+    worker process half-started (their Python ignores it from its first instruction)."""
+    server = Server(tmp_path / "data", {"SPARSECODING_API_KEYS": API_KEYS})
+    server.start(ready=False)
+    code, log = server.interrupt(signal.SIGINT, timeout=30)
+    assert code == 128 + signal.SIGINT, log
+    assert not [word for word in TRACEBACK_WORDS if word in log], log
