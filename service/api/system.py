@@ -47,9 +47,9 @@ async def healthz() -> Health:
     responses=problems(503, authenticated=False),
 )
 async def readyz(state: State) -> Readiness:
-    """Readiness: the database answers, the CPU kernels are compiled and loaded (the first
-    start after an install compiles them, a few seconds) and at least one Dask worker is
-    connected. Jobs submitted before then wait in the queue."""
+    """Readiness: the database answers, the CPU kernels are compiled (the first start after
+    an install compiles them, a few seconds) and at least one Dask worker is connected. Jobs
+    submitted before then wait in the queue."""
     await state.db.read(lambda s: s.execute("SELECT 1").fetchone())
     if not state.kernels.ready:
         raise NotReady(state.kernels.detail, kernels=state.kernels.state.value)

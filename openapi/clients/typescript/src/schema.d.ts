@@ -53,9 +53,9 @@ export interface paths {
         };
         /**
          * Readiness
-         * @description Readiness: the database answers, the CPU kernels are compiled and loaded (the first
-         *     start after an install compiles them, a few seconds) and at least one Dask worker is
-         *     connected. Jobs submitted before then wait in the queue.
+         * @description Readiness: the database answers, the CPU kernels are compiled (the first start after
+         *     an install compiles them, a few seconds) and at least one Dask worker is connected. Jobs
+         *     submitted before then wait in the queue.
          */
         get: operations["readyz"];
         put?: never;

@@ -52,9 +52,9 @@ def sync_detailed(
 ) -> Response[Problem | Readiness]:
     """Readiness
 
-     Readiness: the database answers, the CPU kernels are compiled and loaded (the first
-    start after an install compiles them, a few seconds) and at least one Dask worker is
-    connected. Jobs submitted before then wait in the queue.
+     Readiness: the database answers, the CPU kernels are compiled (the first start after
+    an install compiles them, a few seconds) and at least one Dask worker is connected. Jobs
+    submitted before then wait in the queue.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -79,9 +79,9 @@ def sync(
 ) -> Problem | Readiness | None:
     """Readiness
 
-     Readiness: the database answers, the CPU kernels are compiled and loaded (the first
-    start after an install compiles them, a few seconds) and at least one Dask worker is
-    connected. Jobs submitted before then wait in the queue.
+     Readiness: the database answers, the CPU kernels are compiled (the first start after
+    an install compiles them, a few seconds) and at least one Dask worker is connected. Jobs
+    submitted before then wait in the queue.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -102,9 +102,9 @@ async def asyncio_detailed(
 ) -> Response[Problem | Readiness]:
     """Readiness
 
-     Readiness: the database answers, the CPU kernels are compiled and loaded (the first
-    start after an install compiles them, a few seconds) and at least one Dask worker is
-    connected. Jobs submitted before then wait in the queue.
+     Readiness: the database answers, the CPU kernels are compiled (the first start after
+    an install compiles them, a few seconds) and at least one Dask worker is connected. Jobs
+    submitted before then wait in the queue.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -127,9 +127,9 @@ async def asyncio(
 ) -> Problem | Readiness | None:
     """Readiness
 
-     Readiness: the database answers, the CPU kernels are compiled and loaded (the first
-    start after an install compiles them, a few seconds) and at least one Dask worker is
-    connected. Jobs submitted before then wait in the queue.
+     Readiness: the database answers, the CPU kernels are compiled (the first start after
+    an install compiles them, a few seconds) and at least one Dask worker is connected. Jobs
+    submitted before then wait in the queue.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
