@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .backends import Backend
-from .certificates import objective, objective_from_statistics, objective_sum
+from .certificates import objective_from_statistics, objective_sum, penalty_term
 from .checkpoint import load_checkpoint, save_checkpoint
 from .codes import solve_codes
 from .dictionary import add_statistics, dead_atoms, reseed_atoms, update_dictionary
@@ -229,7 +229,8 @@ def fit_batch(problem: Problem, W0: np.ndarray) -> FitResult:
         iteration,
         stop,
         backend.name,
-        objective(X, H, W, o.alpha, o.dictionary_penalty) if H is not None else math.nan,
+        # J(H, W) of the returned pair, from the last iteration's statistics: no extra pass
+        history[-1].objective if history else math.nan,
     )
 
 
@@ -534,6 +535,4 @@ def _final_codes(problem: Problem, W: Any, keep: bool) -> tuple[np.ndarray | Non
         total += objective_sum(chunk, step.codes, W, o.alpha)
         if codes is not None:
             codes[rows] = backend.to_numpy(step.codes)
-    if o.dictionary_penalty is not None:
-        total += 0.5 * o.dictionary_penalty * float((W.astype(backend.xp.float64) ** 2).sum())
-    return codes, total / n
+    return codes, (total + penalty_term(W, o.dictionary_penalty)) / n

@@ -25,13 +25,20 @@ def objective(
     """
     xp = backend_of(X).xp
     W64 = xp.asarray(dictionary, dtype=xp.float64)
-    value = 0.0
+    value = penalty_term(W64, dictionary_penalty)
     for start in range(0, X.shape[0], OBJECTIVE_CHUNK):
         rows = slice(start, start + OBJECTIVE_CHUNK)
         value += objective_sum(X[rows], codes[rows], W64, alpha)
-    if dictionary_penalty is not None:
-        value += 0.5 * dictionary_penalty * float(xp.sum(W64 * W64))
     return value / X.shape[0]
+
+
+def penalty_term(dictionary: Any, dictionary_penalty: float | None) -> float:
+    """½·λ_W‖W‖²_F in float64, or 0 without weight decay."""
+    if dictionary_penalty is None:
+        return 0.0
+    xp = backend_of(dictionary).xp
+    W64 = xp.asarray(dictionary, dtype=xp.float64)
+    return 0.5 * dictionary_penalty * float(xp.sum(W64 * W64))
 
 
 def objective_sum(X: Any, codes: Any, dictionary: Any, alpha: float) -> float:
@@ -62,9 +69,7 @@ def objective_from_statistics(
     B64 = xp.asarray(B, dtype=xp.float64)
     W64 = xp.asarray(W, dtype=xp.float64)
     fit = x_sq_sum - 2.0 * xp.sum(B64 * W64) + xp.sum(A64 * (W64 @ W64.T))
-    value = 0.5 * max(float(fit), 0.0) + alpha * l1_sum
-    if dictionary_penalty is not None:
-        value += 0.5 * dictionary_penalty * float(xp.sum(W64 * W64))
+    value = 0.5 * max(float(fit), 0.0) + alpha * l1_sum + penalty_term(W64, dictionary_penalty)
     return value / n_samples
 
 
