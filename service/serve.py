@@ -20,11 +20,30 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
+from pydantic import ValidationError
 
 from .keys import create_key, ensure_default_key
 from .settings import Settings, valid_tenant
 
 DESCRIPTION = __doc__
+
+
+_FLAGS = ("host", "port", "data_dir", "workers")  # the settings `serve` also takes as flags
+
+
+class SettingsError(ValueError):
+    """A setting (flag or SPARSECODING_* variable) that cannot be used; the message names it."""
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"])
+        flag = f"--{field.replace('_', '-')} or " if field in _FLAGS else ""
+        where = f"{field} ({flag}SPARSECODING_{field.upper()})" if field else "the settings"
+        shown = "" if not field or "key" in field else f"; got {error.get('input')!r}"
+        parts.append(f"{where}: {error['msg']}{shown}")
+    return "invalid setting: " + "; ".join(parts)
 
 
 def build_settings(
@@ -33,7 +52,8 @@ def build_settings(
     data_dir: Path | None = None,
     workers: int | None = None,
 ) -> Settings:
-    """Settings from the environment, with the given values (the flags) over them."""
+    """Settings from the environment, with the given values (the flags) over them; a
+    SettingsError says which one is unusable and why."""
     overrides: dict[str, Any] = {
         name: value
         for name, value in (
@@ -44,7 +64,10 @@ def build_settings(
         )
         if value is not None
     }
-    return Settings(**overrides)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
 
 
 def _logging_config() -> dict[str, Any]:
@@ -66,9 +89,12 @@ def _announce(settings: Settings, key: str | None) -> None:
             flush=True,
         )
     else:
+        sources = [str(keys)] if keys.exists() else []
+        if settings.api_keys is not None:
+            sources.insert(0, "SPARSECODING_API_KEYS")
         print(
-            f"API keys: SPARSECODING_API_KEYS and {keys} (stored hashed, cannot be shown again); "
-            f"a lost key is replaced with: sparsecoding new-key --data-dir {settings.data_dir}",
+            f"API keys from {' and '.join(sources)} (stored hashed, cannot be shown again); a "
+            f"lost key is replaced with: sparsecoding new-key --data-dir {settings.data_dir}",
             flush=True,
         )
 
@@ -143,6 +169,9 @@ def run(args: argparse.Namespace) -> int:
         serve(args.host, args.port, args.data_dir, args.workers)
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once it has shut down cleanly
         return 128 + signal.SIGINT
+    except (SettingsError, ValueError) as exc:  # ValueError: a keys file that does not parse
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -159,7 +188,11 @@ def new_key(args: argparse.Namespace) -> int:
         message = f"error: {args.tenant!r} is not a tenant name (letters, digits, _ . -)"
         print(message, file=sys.stderr)
         return 2
-    settings = build_settings(data_dir=args.data_dir)
+    try:
+        settings = build_settings(data_dir=args.data_dir)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     key = create_key(settings.keys_file, args.tenant)
     print(f"API key for tenant {args.tenant!r} (stored hashed in {settings.keys_file}): {key}")
     return 0

@@ -5,6 +5,7 @@ job (an empty numba cache: the kernels compile while the job waits, and the job 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import threading
@@ -45,6 +46,21 @@ def test_help_lists_every_flag_with_its_default() -> None:
             assert option in text and f"(default {default})" in text, done.stdout
     unknown = _serve("--prot", "8000")
     assert unknown.returncode == 2 and "--prot" in unknown.stderr
+
+
+def test_unusable_settings_are_named_without_a_traceback(tmp_path: Path) -> None:
+    for args, env, words in (
+        (["--port", "99999"], {}, "port (--port or SPARSECODING_PORT): Input should be less"),
+        ([], {"SPARSECODING_WORKERS": "none"}, "workers (--workers or SPARSECODING_WORKERS)"),
+        ([], {"SPARSECODING_API_KEYS": "alice:short"}, "the key of tenant 'alice' is unsafe"),
+    ):
+        done = subprocess.run(
+            [console_script(), "serve", "--data-dir", str(tmp_path / "data"), *args],
+            env={**os.environ, **env}, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 2, done.stderr
+        assert words in done.stderr and "Traceback" not in done.stderr, done.stderr
+        assert "alice:short" not in done.stderr  # a key is never echoed
 
 
 def _submit(client: httpx.Client, **spec: object) -> str:
