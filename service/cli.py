@@ -61,8 +61,12 @@ class ProgressBar:
 
 
 def _fit_command(args: argparse.Namespace) -> int:
-    if args.out.exists() and not args.force:
-        print(f"error: {args.out} exists; pass --force to replace it", file=sys.stderr)
+    out = args.out if args.out.suffix == ".npz" else Path(f"{args.out}.npz")  # as numpy names it
+    if out.exists() and not args.force:
+        print(f"error: {out} exists; pass --force to replace it", file=sys.stderr)
+        return 2
+    if not out.resolve().parent.is_dir():  # found out now, not after the fit
+        print(f"error: {out.parent} is not a directory", file=sys.stderr)
         return 2
     try:
         X = read_matrix(args.data)
@@ -100,7 +104,7 @@ def _fit_command(args: argparse.Namespace) -> int:
     for warning in warned:
         print(f"warning: {warning.message}", file=sys.stderr)
     np.savez(
-        args.out,
+        out,
         dictionary=result.dictionary,
         codes=result.codes if result.codes is not None else np.empty((0, 0)),
         objective=np.array([h.objective for h in result.history]),
@@ -108,7 +112,7 @@ def _fit_command(args: argparse.Namespace) -> int:
     print(
         f"{result.stop_reason} after {result.n_iter} iterations: objective {result.objective:.6g} "
         f"(J / n_samples of the dictionary and codes); dictionary {result.dictionary.shape} "
-        f"written to {args.out}"
+        f"written to {out}"
     )
     return 0
 

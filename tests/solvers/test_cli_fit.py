@@ -103,3 +103,13 @@ def test_fit_never_replaces_a_file_unasked_and_says_what_it_printed(tmp_path):
         X = np.load(data)
         true = solvers.objective(X, model["codes"], model["dictionary"], 1.0)
     assert f"objective {true:.6g} (J / n_samples" in online.stdout
+
+
+def test_fit_checks_where_it_writes_before_it_fits(tmp_path):
+    data = tmp_path / "X.npy"
+    np.save(data, np.random.default_rng(0).standard_normal((40, 6)))
+    done = _run("fit", str(data), "-k", "2", "--out", str(tmp_path / "no" / "such" / "m.npz"))
+    assert done.returncode == 2 and "is not a directory" in done.stderr
+    assert _run("fit", str(data), "-k", "2", "-q", "--out", str(tmp_path / "m")).returncode == 0
+    again = _run("fit", str(data), "-k", "2", "--out", str(tmp_path / "m"))  # numpy adds .npz
+    assert again.returncode == 2 and "m.npz exists" in again.stderr
