@@ -170,6 +170,9 @@ def _result(args: argparse.Namespace, sc: Any) -> int:
         if path is not None and path.exists() and not args.force:
             print(f"error: {path} exists; pass --force to replace it", file=sys.stderr)
             return 2
+        if path is not None and not path.resolve().parent.is_dir():
+            print(f"error: {path.parent} is not a directory", file=sys.stderr)
+            return 2
     job = sc.job(args.job)
     if not job.model_id:
         print(f"error: job {job.id} has no result: {_describe(job)}", file=sys.stderr)

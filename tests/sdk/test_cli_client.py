@@ -103,3 +103,5 @@ def test_submit_a_csv_then_result_never_replaces_a_file_unasked(
     assert default.read_bytes() == b"keep me"
     assert main(["result", job_id, "--force"]) == 0
     assert np.load(default).shape == (30, 6)
+    assert main(["result", job_id, "--force", "--codes", str(tmp_path / "no" / "codes.npy")]) == 2
+    assert "is not a directory" in capsys.readouterr().err
