@@ -133,6 +133,8 @@ def create_app(settings: Settings | None = None, prestarted: Prestarted | None =
         summary="Dictionary learning and sparse coding as a service",
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        # no 307 to the slash-less path: its Location would echo the request's Host header
+        redirect_slashes=False,
     )
     app.state.service = state
     install_handlers(app)

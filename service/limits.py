@@ -1,7 +1,9 @@
 """Request body limits, enforced before the app reads a body.
 
 A request whose `Content-Length` exceeds its route's limit gets 413 without a byte of its body
-being read; one that streams past the limit (chunked) is cut off when it crosses it.
+being read; one that streams past the limit (chunked) is cut off when it crosses it. A body in
+a Content-Encoding (gzip, …) gets 415: it is neither `.npy` nor JSON as sent, and inflating it
+would sidestep the limits.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .api.problems import BodyTooLarge, problem_of
-from .errors import PayloadTooLarge
+from .errors import PayloadTooLarge, UnsupportedMediaType
 
 _UPLOAD_TYPES = (b"application/x-npy", b"application/octet-stream")
 
@@ -33,6 +35,14 @@ class BodyLimit:
             and kind in _UPLOAD_TYPES
         )
         limit = self.uploads if is_upload else self.default
+        encoding = headers.get(b"content-encoding", b"identity").strip().lower()
+        if encoding not in (b"", b"identity"):
+            refused_encoding = UnsupportedMediaType(
+                f"Content-Encoding {encoding.decode(errors='replace')!r} is not accepted: "
+                "send the body uncompressed"
+            )
+            await problem_of(refused_encoding, scope["path"])(scope, receive, send)
+            return
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
             refused = PayloadTooLarge(

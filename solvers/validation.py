@@ -156,15 +156,20 @@ def validate_options(n_components: Any, options: FitOptions) -> None:
     )
     _require(o.max_iter >= 1, f"max_iter must be at least 1; got {o.max_iter}")
     _require(o.code_max_iter >= 1, f"code_max_iter must be at least 1; got {o.code_max_iter}")
-    _require(o.tol >= 0, f"tol must be ≥ 0; got {o.tol}")
-    _require(o.code_tol is None or o.code_tol > 0, f"code_tol must be > 0; got {o.code_tol}")
+    _require(_finite(o.tol) and o.tol >= 0, f"tol must be ≥ 0 and finite; got {o.tol}")
     _require(
-        o.time_limit is None or o.time_limit > 0, f"time_limit must be > 0; got {o.time_limit}"
+        o.code_tol is None or (_finite(o.code_tol) and o.code_tol > 0),
+        f"code_tol must be > 0 and finite; got {o.code_tol}",
+    )
+    _require(
+        o.time_limit is None or (_finite(o.time_limit) and o.time_limit > 0),
+        f"time_limit must be > 0 and finite (seconds); got {o.time_limit}",
     )
     _require(o.batch_size >= 1, f"batch_size must be at least 1; got {o.batch_size}")
     _require(
-        o.dictionary_penalty is None or o.dictionary_penalty > 0,
-        f"dictionary_penalty must be > 0 when given; got {o.dictionary_penalty}",
+        o.dictionary_penalty is None
+        or (_finite(o.dictionary_penalty) and o.dictionary_penalty > 0),
+        f"dictionary_penalty must be > 0 and finite when given; got {o.dictionary_penalty}",
     )
     _require(
         o.averaging is None or 0 < o.averaging <= 1,
@@ -175,11 +180,18 @@ def validate_options(n_components: Any, options: FitOptions) -> None:
         f"dtype must be 'float32' or 'float64'; got {o.dtype!r}",
     )
     _require(
-        o.checkpoint_interval >= 0,
-        f"checkpoint_interval must be ≥ 0; got {o.checkpoint_interval}",
+        _finite(o.checkpoint_interval) and o.checkpoint_interval >= 0,
+        f"checkpoint_interval must be ≥ 0 and finite; got {o.checkpoint_interval}",
     )
     if isinstance(o.init, str):
         _require(o.init in INITS, f"init must be one of {INITS} or an array; got {o.init!r}")
+
+
+def _finite(value: Any) -> bool:
+    try:
+        return math.isfinite(value)
+    except TypeError:
+        return False
 
 
 def _require(condition: bool, message: str) -> None:

@@ -31,11 +31,17 @@ def _event(kind: str, data: str, event_id: int | None = None) -> str:
     return f"{head}event: {kind}\ndata: {data}\n\n"
 
 
+# Event ids are iterations, SQLite integers: a larger Last-Event-ID means "after every one".
+MAX_EVENT_ID = 2**63 - 1
+
+
 def parse_last_event_id(value: str | None) -> int:
+    """The iteration after which to resume (-1: from the start; junk counts as no id)."""
     try:
-        return int(value) if value is not None else -1
+        after = int(value) if value is not None else -1
     except ValueError:
         return -1
+    return max(-1, min(after, MAX_EVENT_ID))
 
 
 def _job_and_progress(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import anyio
@@ -14,7 +13,7 @@ from ..domain import models
 from ..errors import InvalidInput, UnsupportedMediaType
 from ..schemas.common import EXAMPLE_MODEL_ID, MatrixPublic
 from ..schemas.models import EncodeOptions, EncodePublic, ModelPublic, ModelsPublic
-from ..store.arrays import matrix_from_json, npy_bytes, npy_from_bytes, reject_booleans
+from ..store.arrays import npy_bytes, npy_from_bytes, parse_json_matrix_body
 from .content import matrix_response, media_type, wants_npy
 from .deps import Limit, Offset, State, Tenant
 from .responses import NPY_MEDIA_TYPE, npy_or_json, problems, request_body
@@ -106,20 +105,12 @@ async def encode_with_model(
         X = npy_from_bytes(body) if inline else await anyio.to_thread.run_sync(npy_from_bytes, body)
         options = _parse_options({"alpha": alpha, "positive": positive})
     elif kind == "application/json":
-        try:
-            document = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InvalidInput(f"body is not valid JSON: {exc}") from exc
-        if not isinstance(document, dict) or "data" not in document:
-            raise InvalidInput('JSON body must be an object with a "data" matrix')
-        data = document.pop("data")
-        reject_booleans(data, body=body)
-        options = _parse_options(document)
-        X = (
-            matrix_from_json(data)
+        X, document = (
+            parse_json_matrix_body(body)
             if inline
-            else await anyio.to_thread.run_sync(matrix_from_json, data)
+            else await anyio.to_thread.run_sync(parse_json_matrix_body, body)
         )
+        options = _parse_options(document)
     else:
         raise UnsupportedMediaType(f"send {NPY_MEDIA_TYPE} or application/json")
     result = await models.encode(

@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse
 
 from ..errors import PayloadTooLarge, ServiceError
@@ -124,6 +125,12 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
+def _client_gone(request: Request, exc: Exception) -> JSONResponse:
+    """The client went away in the middle of its request body (what it sent was dropped)."""
+    log.info("client disconnected during %s %s", request.method, request.url.path)
+    return problem(400, "Client disconnected", None, TYPE_PREFIX + "client-gone", None)
+
+
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(
@@ -140,4 +147,5 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(Exception, _unexpected)

@@ -219,7 +219,10 @@ class Dispatcher:
             return  # given up on meanwhile (stale heartbeat)
         del self.futures[job_id]
         job = await self.db.read(lambda s: JobRepository(s).get_by_id(job_id))
-        if job is not None and not job.terminal:  # the usual end (finished) takes no write
+        # Still queued: it never ran (it waited in the second slot of a worker that died, say);
+        # not its doing, so nothing is counted: it is handed to Dask again at the next pass.
+        # The usual end (finished) takes no write either.
+        if job is not None and not job.terminal and job.state != JobState.queued:
             job = await self.db.write(self._mark_lost, job_id, reason)
         if job is not None and job.terminal:
             self._observe(job, time.monotonic() - started)

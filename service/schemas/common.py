@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AllowInfNan, BaseModel, ConfigDict, Field
 
 EXAMPLE_DATASET_ID = "ds_3f9c2a7e5b1d4c6f8a0e2b4d6f8a0c1e"
 EXAMPLE_JOB_ID = "job_7b1e9d3c5a2f4e6b8d0c2a4e6f8b0d2c"
@@ -14,7 +14,8 @@ EXAMPLE_MODEL_ID = "mdl_c4a8e2f6b0d4c8a2e6f0b4d8c2a6e0f4"
 EXAMPLE_TIME = "2025-01-31T12:00:00Z"
 
 
-Row = Annotated[list[float], Field(min_length=1)]
+# NaN and Infinity pass here, to be refused by the matrix check, which names where they are
+Row = Annotated[list[Annotated[float, AllowInfNan(True)]], Field(min_length=1)]
 Rows = Annotated[list[Row], Field(min_length=1)]
 
 

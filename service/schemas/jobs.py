@@ -57,8 +57,9 @@ D = DEFAULTS
 class FitSpec(BaseModel):
     """Options of the fit; see `solvers.FitOptions` for their meaning."""
 
-    # strict: a JSON `false` is not a number 0 (JSON integers still are numbers)
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # strict: a JSON `false` is not a number 0 (JSON integers still are numbers); finite: a
+    # JSON 1e400 reads as inf, which no option means
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     alpha: float = Field(D.alpha, gt=0, description="weight of the ℓ1 penalty")
     backend: BackendName = D.backend

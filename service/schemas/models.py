@@ -89,7 +89,7 @@ class ModelsPublic(BaseModel):
 class EncodeOptions(BaseModel):
     """Options of an encode request; unset ones are the model's own."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     alpha: float | None = Field(None, gt=0, description="default: the model's alpha")
     code_solver: CodeSolver = "auto"

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,21 +120,28 @@ def read_header(f: IO[bytes], size: int) -> NpyHeader:
     except InvalidArray:
         raise
     except Exception as exc:  # numpy raises ValueError/OSError/SyntaxError for bad headers
-        raise InvalidArray(f"malformed .npy file: {exc}") from exc
+        # numpy's message may quote Python objects of its header parser (with addresses)
+        reason = re.sub(r"<[^<>]* at 0x[0-9a-fA-F]+>", "an expression", str(exc))[:200]
+        raise InvalidArray(f"malformed .npy file: {reason}") from None
     if dtype.hasobject:
         raise InvalidArray("object arrays are refused: .npy data is never unpickled")
     if dtype.names is not None or dtype.subdtype is not None:
         raise InvalidArray(f"structured dtype {dtype} is refused; send a plain numeric matrix")
     if dtype.kind == "c":
         raise InvalidArray(f"complex dtype {dtype} is refused; only real data is supported")
-    if dtype.kind not in "biuf":
+    if dtype.kind == "b":
+        raise InvalidArray("boolean data is refused (as JSON true/false are): send 0 and 1")
+    if dtype.kind not in "iuf":
         raise InvalidArray(f"dtype {dtype} is not numeric; send float32 or float64")
     if len(shape) != 2:
         raise InvalidArray(f"expected a 2-D matrix (n_samples, n_features); got shape {shape}")
+    if any(d < 0 for d in shape):
+        raise InvalidArray(f"malformed .npy file: negative dimension in shape {tuple(shape)}")
     if 0 in shape:
         raise InvalidArray(f"data is empty: shape {tuple(shape)}")
     offset = f.tell()
-    expected = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    # Python integers: an int64 product would wrap (2³² × 2³² rows × columns is 0 in int64)
+    expected = offset + math.prod(shape) * dtype.itemsize
     if size != expected:
         raise InvalidArray(
             f"malformed .npy file: the header announces shape {shape} of {dtype} "
@@ -155,7 +164,7 @@ def scan_finite(path: Path, header: NpyHeader) -> None:
     The file is read in blocks (not memory-mapped), so checking it costs a block of memory,
     whatever its size.
     """
-    total = int(np.prod(header.shape, dtype=np.int64))
+    total = math.prod(header.shape)
     bad_count, first = 0, -1
     first_value = 0.0
     with open(path, "rb") as f:
@@ -246,7 +255,7 @@ class StreamScan:
         return True
 
     def covers(self, header: NpyHeader) -> bool:
-        total = int(np.prod(header.shape, dtype=np.int64))
+        total = math.prod(header.shape)
         return (
             self.usable
             and self.header
@@ -302,45 +311,79 @@ def npy_from_bytes(body: bytes) -> np.ndarray:
     return check_matrix(array)
 
 
-def matrix_from_json(value: Any, field: str = "data") -> np.ndarray:
-    """A checked float64 matrix from a JSON list of rows (NaN/Infinity tokens are reported)."""
+def parse_json(body: bytes) -> Any:
+    """The JSON document of a request body; InvalidArray naming what makes it unreadable
+    (not UTF-8, not JSON, nested too deeply, an integer too long to read)."""
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError as exc:
+        raise InvalidArray(f"body is not UTF-8 text, so not JSON: {exc.reason}") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidArray(f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidArray("body is not usable JSON: nested too deeply") from None
+    except ValueError as exc:  # an integer of more than sys.get_int_max_str_digits() digits
+        raise InvalidArray(f"body is not usable JSON: {exc}") from None
+
+
+def _describe_value(value: Any) -> str | None:
+    """What makes one matrix entry not a number (None for a usable number)."""
+    if isinstance(value, bool):
+        return f"{str(value).lower()}, not a number"
+    if value is None:
+        return "null, not a number"
+    if isinstance(value, str):
+        return f"the string {value[:20]!r}, not a number"
+    if isinstance(value, int):
+        try:
+            float(value)
+        except OverflowError:
+            return f"an integer of {len(str(value))} digits, beyond float64's range"
+        return None
+    if isinstance(value, float):
+        return None
+    return f"a {type(value).__name__}, not a number"
+
+
+def _first_non_number(rows: list[Any], field: str) -> str:
+    for i, row in enumerate(rows):
+        for j, value in enumerate(row):
+            why = _describe_value(value)
+            if why is not None:
+                return f"{field}[{i}][{j}] is {why}: a matrix holds numbers only"
+    return f"{field} must contain only numbers"
+
+
+def matrix_from_json(value: Any, field: str = "data", body: bytes | None = None) -> np.ndarray:
+    """A checked float64 matrix from a JSON list of rows: numbers only (no strings, true,
+    false or null, which numpy would turn into numbers or NaN), finite (NaN/Infinity tokens
+    are reported with their position). `body`, the raw request, spares the search for true and
+    false when it has none."""
     if not isinstance(value, list) or not value or not all(isinstance(r, list) for r in value):
         raise InvalidArray(f"{field} must be a non-empty list of rows (a list of lists of numbers)")
     width = len(value[0])
     for i, row in enumerate(value):
         if len(row) != width:
             raise InvalidArray(f"{field}: row {i} has {len(row)} values, row 0 has {width}")
+    if body is None or b"true" in body or b"false" in body:  # numpy reads them as 1 and 0
+        if any(isinstance(v, bool) for row in value for v in row):
+            raise InvalidArray(_first_non_number(value, field))
     try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InvalidArray(f"{field} must contain only numbers: {exc}") from exc
-    return check_matrix(array)
-
-
-def reject_booleans(rows: Any, field: str = "data", body: bytes | None = None) -> None:
-    """JSON `true`/`false` are not numbers, though numpy would take them for 1 and 0.
-
-    With the raw `body` the element-by-element scan runs only when the text has such a token.
-    """
-    if body is not None and b"true" not in body and b"false" not in body:
-        return
-    if isinstance(rows, list) and any(
-        isinstance(v, bool) for row in rows if isinstance(row, list) for v in row
-    ):
-        raise InvalidArray(f"{field} must contain only numbers, not true or false")
+        array = np.asarray(value)  # numbers give an int or float array; anything else not
+    except (TypeError, ValueError, OverflowError):
+        array = np.empty(0, dtype=object)
+    if array.dtype.kind not in "iuf" or array.ndim != 2:
+        raise InvalidArray(_first_non_number(value, field))
+    return check_matrix(array.astype(np.float64, copy=False))
 
 
 def parse_json_matrix_body(body: bytes) -> tuple[np.ndarray, dict[str, Any]]:
     """({"data": rows, ...} → matrix, the other fields) from a JSON request body."""
-    try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidArray(f"body is not valid JSON: {exc}") from exc
+    document = parse_json(body)
     if not isinstance(document, dict) or "data" not in document:
         raise InvalidArray('JSON body must be an object with a "data" matrix')
     data = document.pop("data")
-    reject_booleans(data, body=body)
-    return matrix_from_json(data), document
+    return matrix_from_json(data, body=body), document
 
 
 def npy_bytes(array: np.ndarray) -> bytes:

@@ -134,15 +134,14 @@ class JobRepository:
         return [row[0] for row in rows]
 
     def mark_lost(self, job_id: str, reason: str, max_attempts: int) -> JobRecord | None:
-        """The job's run is gone: requeue it, or fail it once it has used `max_attempts` runs.
-
-        A run that died before it claimed the job still counts as an attempt, so a job that
-        kills every worker it lands on cannot loop forever.
-        """
+        """The job's run is gone (its worker died, its heartbeat went stale, the server
+        stopped): requeue it, or fail it once it has used `max_attempts` runs. Only a claimed
+        run counts: its claim counted the attempt (a task lost before its claim is the
+        worker's doing, not the job's, and the dispatcher simply hands the job over again)."""
         job = self.get_by_id(job_id)
-        if job is None or job.terminal:
+        if job is None or job.terminal or job.state != JobState.running:
             return job
-        attempts = job.attempts if job.state == JobState.running else job.attempts + 1
+        attempts = job.attempts
         t = now()
         if job.cancel_requested:
             state, error, finished = JobState.cancelled, None, t
@@ -174,7 +173,8 @@ class JobRepository:
         t = now()
         cur = self.s.execute(
             "UPDATE jobs SET state = ?, run_token = ?, worker = ?, attempts = attempts + 1, "
-            "started_at = coalesce(started_at, ?), heartbeat_at = ?, phase = 'fitting' "
+            "started_at = coalesce(started_at, ?), heartbeat_at = ?, phase = 'fitting', "
+            "error = NULL "  # why an earlier run ended is history once another runs
             "WHERE id = ? AND state = ? AND cancel_requested = 0",
             (JobState.running, token, worker, t, t, job_id, JobState.queued),
         )

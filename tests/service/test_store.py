@@ -66,11 +66,23 @@ def test_lost_runs_are_bounded(conn) -> None:  # type: ignore[no-untyped-def]
         assert job.error == "gave up after 3 attempts; last: worker died"
 
 
-def test_a_run_lost_before_claiming_counts(conn) -> None:  # type: ignore[no-untyped-def]
+def test_a_run_lost_before_claiming_is_not_counted(conn) -> None:  # type: ignore[no-untyped-def]
+    """A job that waited in a dead worker's queue never ran: nothing is charged to it."""
     _job(conn)
     with transaction(conn, write=True) as s:
         job = JobRepository(s).mark_lost("job_1", "boom", max_attempts=1)
-    assert job is not None and job.state == "failed" and job.attempts == 1
+    assert job is not None and job.state == "queued" and job.attempts == 0 and job.error is None
+
+
+def test_a_new_run_clears_the_last_ones_error(conn) -> None:  # type: ignore[no-untyped-def]
+    _job(conn)
+    with transaction(conn, write=True) as s:
+        jobs = JobRepository(s)
+        jobs.claim("job_1", "A", "w")
+        jobs.release("job_1")
+        assert "shutdown" in (jobs.get_by_id("job_1").error or "")  # type: ignore[union-attr]
+        job = jobs.claim("job_1", "B", "w")
+    assert job is not None and job.state == "running" and job.error is None
 
 
 def test_release_does_not_count(conn) -> None:  # type: ignore[no-untyped-def]
