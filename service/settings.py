@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     dask_scheduler: str | None = Field(default=None, description="address of an external scheduler")
     api_keys: SecretStr | None = Field(default=None, description="comma-separated tenant:key pairs")
     api_keys_file: Path | None = Field(default=None, description="default: <data_dir>/api_keys")
+    metrics_key: SecretStr | None = Field(
+        default=None,
+        description="the operator's bearer token for /metrics (a tenant's key is not one); "
+        "unset: /metrics answers 401",
+    )
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
 
     max_upload_bytes: int = Field(default=4 * 2**30, gt=0)
@@ -111,6 +116,15 @@ class Settings(BaseSettings):
     def _check(self) -> Settings:
         if self.api_keys is not None:
             parse_key_entries(self.api_keys.get_secret_value(), "SPARSECODING_API_KEYS")
+        if self.metrics_key is not None:
+            key = self.metrics_key.get_secret_value()
+            if len(key) < MIN_KEY_LENGTH or key.lower() in _WEAK_KEYS:
+                raise ValueError(
+                    f"SPARSECODING_METRICS_KEY is unsafe; use at least {MIN_KEY_LENGTH} random "
+                    "characters"
+                )
+            if hash_key(key) in self.key_hashes():
+                raise ValueError("SPARSECODING_METRICS_KEY must not be a tenant's API key")
         if self.stale_after_s <= 2 * self.heartbeat_interval_s:
             raise ValueError("stale_after_s must exceed twice heartbeat_interval_s")
         return self

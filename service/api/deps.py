@@ -6,11 +6,13 @@ signature and the OpenAPI description shows the bearer scheme on every protected
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
 from ..errors import Unauthorized
+from ..settings import hash_key
 from ..state import AppState
 
 
@@ -46,7 +48,24 @@ async def current_tenant(request: Request) -> str:
     return tenant
 
 
+async def operator(request: Request) -> None:
+    """The operator's metrics key (SPARSECODING_METRICS_KEY), or 401: what /metrics shows
+    is every tenant's activity."""
+    state: AppState = request.app.state.service
+    expected = state.settings.metrics_key
+    if expected is None:
+        raise Unauthorized(
+            "metrics need the operator's key: set SPARSECODING_METRICS_KEY and send it as "
+            "'Authorization: Bearer <key>'"
+        )
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    given = hash_key(key.strip()) if scheme.lower() == "bearer" else ""
+    if not hmac.compare_digest(given, hash_key(expected.get_secret_value())):
+        raise Unauthorized("send the operator's metrics key as 'Authorization: Bearer <key>'")
+
+
 State = Annotated[AppState, Depends(get_state)]
+Operator = Annotated[None, Depends(operator)]
 Tenant = Annotated[str, Depends(current_tenant)]
 # Paging parameters of the list routes.
 Offset = Annotated[int, Query(ge=0, le=2**63 - 1, description="records to skip")]

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from ..errors import NotReady
 from ..schemas.system import BackendPublic, BackendsPublic, Health, Readiness
 from ..store.jobs import JobRepository
-from .deps import State, Tenant
+from .deps import Operator, State, Tenant
 from .responses import problems
 
 router = APIRouter(tags=["system"])
@@ -68,11 +68,13 @@ async def readyz(state: State) -> Readiness:
         200: {
             "description": "Prometheus text format",
             "content": {"text/plain": {"schema": {"type": "string"}}},
-        }
+        },
+        **problems(401, authenticated=False),
     },
 )
-async def metrics(state: State) -> Response:
-    """Prometheus metrics: jobs by state, queue length, fit seconds, iterations."""
+async def metrics(state: State, operator: Operator) -> Response:
+    """Prometheus metrics: jobs by state, queue length, fit seconds, iterations, over all
+    tenants; for the operator's key (`Authorization: Bearer` SPARSECODING_METRICS_KEY) only."""
     counts = await state.db.read(lambda s: JobRepository(s).counts_by_state())
     state.metrics.set_job_counts(counts)
     return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)

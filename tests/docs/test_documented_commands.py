@@ -6,7 +6,8 @@ Each fenced code block of those files follows a marker that says how it is check
                                   run for real; the second must be what .ci/run runs)
     <!-- doc-test: offline -->    shell or Python, run in a scratch directory
     <!-- doc-test: service -->    shell or Python, run against a `sparsecoding serve` this test
-                                  starts (KEY is its key, 127.0.0.1:8000 its address); `ds_…`,
+                                  starts (KEY is its key, METRICS_KEY its operator's key,
+                                  127.0.0.1:8000 its address); `ds_…`,
                                   `job_…` and `mdl_…` stand for the ids the session printed last
     <!-- doc-test: synopsis -->   usage lines: each command's --help must list every flag shown
     <!-- doc-test: signature -->  the library's signatures: names and defaults must be the code's
@@ -40,6 +41,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "service"))
 
 from server_process import Server, free_port
+from service_testing import METRICS_KEY
 
 import solvers
 
@@ -181,11 +183,14 @@ class Session:
         env["CURL_HOME"] = str(self.scratch)
         if self.server is not None:
             env["KEY"] = self.key
+            env["METRICS_KEY"] = METRICS_KEY
         return env
 
     def start_service(self) -> None:
         if self.server is None:
-            self.server = Server(self.scratch / "service-data")
+            self.server = Server(
+                self.scratch / "service-data", {"SPARSECODING_METRICS_KEY": METRICS_KEY}
+            )
             self.key = self.server.printed_key(self.server.start())
 
     def fill(self, text: str) -> str:

@@ -19,6 +19,7 @@ from service.settings import Settings
 ALICE_KEY = "alice-key-0123456789abcdef"
 BOB_KEY = "bob-key-0123456789abcdef0"
 API_KEYS = f"alice:{ALICE_KEY},bob:{BOB_KEY}"
+METRICS_KEY = "operator-metrics-key-0123456789"
 NPY = "application/x-npy"
 TERMINAL = {"succeeded", "failed", "cancelled"}
 
@@ -151,6 +152,7 @@ def make_settings(data_dir: Path, scheduler: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "data_dir": data_dir,
         "api_keys": API_KEYS,
+        "metrics_key": METRICS_KEY,
         "dask_scheduler": scheduler,
         "dispatch_interval_s": 0.1,
         "heartbeat_interval_s": 0.2,

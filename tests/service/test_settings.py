@@ -82,3 +82,12 @@ def test_a_keys_file_that_stops_parsing_keeps_the_keys_read_before(
     with open(settings.keys_file, "a") as f:
         f.write("not a key line\n")
     assert keys.tenant(key) == "default"
+
+
+def test_a_weak_or_shared_metrics_key_is_refused(tmp_path: Path) -> None:
+    for bad in ("short", "a" * 15):
+        with pytest.raises(ValidationError, match="METRICS_KEY is unsafe"):
+            Settings(data_dir=tmp_path, metrics_key=bad)
+    shared = "alice-key-0123456789abcdef"
+    with pytest.raises(ValidationError, match="must not be a tenant's API key"):
+        Settings(data_dir=tmp_path, api_keys=f"alice:{shared}", metrics_key=shared)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from service_testing import assert_problem, cupy_available_here, fitted
+from service_testing import METRICS_KEY, assert_problem, auth, cupy_available_here, fitted
 
 pytestmark = pytest.mark.anyio
 
@@ -22,9 +22,19 @@ async def test_health_and_readiness(anonymous: httpx.AsyncClient) -> None:
     assert ready["status"] == "ready" and ready["database"] and ready["workers"] == 2
 
 
-async def test_metrics_count_jobs_by_state(client, anonymous) -> None:  # type: ignore[no-untyped-def]
+async def test_metrics_count_jobs_by_state(app, client, anonymous) -> None:  # type: ignore[no-untyped-def]
     job = await fitted(client)
-    r = await anonymous.get("/metrics")
+    # every tenant's activity: for the operator's key only, not anyone's, not a tenant's
+    assert "metrics key" in assert_problem(await anonymous.get("/metrics"), 401)["detail"]
+    assert_problem(await client.get("/metrics"), 401)
+    settings = app.state.service.settings
+    configured, settings.metrics_key = settings.metrics_key, None
+    try:  # no operator key set: nobody sees them, and the answer says how to set one
+        r = await anonymous.get("/metrics", headers=auth(METRICS_KEY))
+        assert "SPARSECODING_METRICS_KEY" in assert_problem(r, 401)["detail"]
+    finally:
+        settings.metrics_key = configured
+    r = await anonymous.get("/metrics", headers=auth(METRICS_KEY))
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     text = r.text
     assert 'sparsecoding_jobs{state="succeeded"} 1.0' in text

@@ -33,7 +33,8 @@ export interface paths {
         };
         /**
          * Prometheus metrics
-         * @description Prometheus metrics: jobs by state, queue length, fit seconds, iterations.
+         * @description Prometheus metrics: jobs by state, queue length, fit seconds, iterations, over all
+         *     tenants; for the operator's key (`Authorization: Bearer` SPARSECODING_METRICS_KEY) only.
          */
         get: operations["metrics"];
         put?: never;
@@ -1011,6 +1012,26 @@ export interface operations {
                 };
                 content: {
                     "text/plain": string;
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    /** @description `Bearer` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the API key is not valid",
+                     *       "instance": "/v1/…",
+                     *       "status": 401,
+                     *       "title": "Missing or invalid API key",
+                     *       "type": "urn:sparsecoding:problem:unauthorized"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
