@@ -156,6 +156,22 @@ async def test_worker_killed_mid_job_resumes(
     assert not checkpoint.exists()
 
 
+async def test_a_dead_worker_charges_only_the_job_it_was_running(
+    server: Server, alice: httpx.AsyncClient
+) -> None:
+    """Four long jobs on two workers: each runs one and holds the next. Killing a worker
+    costs its running job an attempt; the job waiting behind it never ran and is not charged
+    (it was: a job that kills workers could push innocent ones to failed)."""
+    dataset_id = await upload(alice, X_LONG)
+    jobs = [(await submit(alice, dataset_id=dataset_id, **LONG))["id"] for _ in range(4)]
+    checkpoint = server.data_dir / "checkpoints" / f"{jobs[0]}.npz"
+    running = await _caught_running(alice, jobs[0], checkpoint)
+    psutil.Process(server.worker_pid(running["worker"])).kill()
+    done = [await wait_for(alice, job_id, timeout=120) for job_id in jobs]
+    assert [j["state"] for j in done] == ["succeeded"] * 4, done
+    assert [j["attempts"] for j in done] == [2, 1, 1, 1], done
+
+
 async def test_kill9_of_the_server_then_restart(
     tmp_path: Path, reference: solvers.FitResult
 ) -> None:
