@@ -98,6 +98,13 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="running job without heartbeat → lost"
     )
     max_attempts: int = Field(default=3, ge=1, description="runs of a job before it is failed")
+    max_job_seconds: float = Field(
+        default=24 * 3600.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="a job's runtime cap, seconds of fitting over all its runs; a fit stops "
+        "there with stop_reason runtime_cap (a smaller time_limit still applies)",
+    )
     dispatch_interval_s: float = Field(default=0.5, gt=0)
     access_log: bool = Field(
         default=False,

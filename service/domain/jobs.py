@@ -120,6 +120,7 @@ def _create(
         state=JobState.queued,
         created_at=now(),
         warnings=(too_large,) if too_large else (),
+        runtime_cap_s=state.settings.max_job_seconds,
     )
     jobs.insert(job)
     if key is not None:

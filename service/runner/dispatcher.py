@@ -17,6 +17,7 @@ import asyncio
 import logging
 import secrets
 import time
+from collections import Counter
 from typing import Any
 
 from distributed import Future, wait
@@ -41,6 +42,24 @@ STOP_GRACE_S = 5.0
 """How long a clean shutdown waits for running fits to checkpoint and return."""
 
 
+def fair_picks(waiting: list[tuple[str, str]], load: Counter[str], slots: int) -> list[str]:
+    """Which of the `waiting` (job id, tenant) pairs to hand over, at most `slots`: each time
+    the next job of the tenant with the fewest runs in Dask (`load`, counted up as jobs are
+    picked), the one earlier in `waiting` on a tie. Each tenant's jobs keep their order."""
+    load = Counter(load)
+    queues: dict[str, list[tuple[int, str]]] = {}
+    for position, (job_id, tenant) in enumerate(waiting):
+        queues.setdefault(tenant, []).append((position, job_id))
+    picks: list[str] = []
+    while len(picks) < slots and queues:
+        tenant = min(queues, key=lambda t: (load[t], queues[t][0][0]))
+        picks.append(queues[tenant].pop(0)[1])
+        load[tenant] += 1
+        if not queues[tenant]:
+            del queues[tenant]
+    return picks
+
+
 def _describe(exc: BaseException) -> str:
     name = type(exc).__name__
     if name == "KilledWorker":
@@ -63,6 +82,7 @@ class Dispatcher:
         self.cluster = cluster
         self.metrics = metrics
         self.futures: dict[str, Future] = {}
+        self.tenants: dict[str, str] = {}  # the tenant of each job in `futures`
         self._watchers: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
@@ -102,6 +122,7 @@ class Dispatcher:
         await asyncio.gather(*self._watchers, return_exceptions=True)
         futures = dict(self.futures)
         self.futures.clear()
+        self.tenants.clear()
 
         def release(session: Session) -> list[str]:
             repo = JobRepository(session)
@@ -142,32 +163,61 @@ class Dispatcher:
                 waiter.cancel()
             self._wake.clear()
 
-    def free_slots(self) -> int:
-        """How many more runs Dask should be given now (0 without workers)."""
+    def _threads(self) -> int:
         # An asynchronous client's cached identity of the scheduler (refreshed every 2 s).
         info = self.cluster.client.scheduler_info(n_workers=0)
         threads = info.get("total_threads")
         if threads is None:  # a scheduler that reports no total: count per worker
             threads = sum(w.get("nthreads", 1) for w in info.get("workers", {}).values())
-        return SLOTS_PER_THREAD * int(threads) - len(self.futures)
+        return int(threads)
+
+    def free_slots(self) -> int:
+        """How many more runs Dask should be given now (0 without workers)."""
+        return SLOTS_PER_THREAD * self._threads() - len(self.futures)
 
     async def _fill_from_queue(self) -> None:
-        """Submit the oldest queued jobs not in Dask yet, as many as there are free slots (no
-        database read when there are none)."""
-        free = self.free_slots()
-        if free <= 0:
+        """Hand queued jobs to Dask, as many as there are free slots, fairly between tenants
+        (`fair_picks`). When no slot is free and a tenant with queued jobs has nothing in
+        Dask, the newest run of the busiest tenant that has not started yet (a ready slot)
+        gives up its place, so that its tenant's jobs never make another's wait for more
+        than one run to end."""
+        threads = self._threads()
+        if threads == 0:
             return
-        # Those already handed to Dask may still be queued (not started): look past them, but
-        # no further than that, so that a long queue costs nothing here.
-        window = free + len(self.futures)
-        queued = await self.db.read(
-            lambda s: JobRepository(s).ids_in_state(JobState.queued, window)
-        )
-        chosen = [job_id for job_id in queued if job_id not in self.futures][:free]
+        # Those handed to Dask may still be queued (not started): look past them, but no
+        # further than the slots there are, so that a long queue costs little here.
+        turns = SLOTS_PER_THREAD * threads + len(self.futures)
+        queued = await self.db.read(lambda s: JobRepository(s).queued_in_turns(turns))
+        waiting = [(job_id, tenant) for job_id, tenant in queued if job_id not in self.futures]
+        if not waiting:
+            return
+        load = Counter(self.tenants.values())
+        free = SLOTS_PER_THREAD * threads - len(self.futures)
+        if free <= 0 and any(load[tenant] == 0 for _, tenant in waiting):
+            free += await self._make_room(load)
+        chosen = fair_picks(waiting, load, free)
         if chosen:  # whole records only of the jobs to submit
             for job in await self.db.read(self._queued_records, chosen):
                 if job.id not in self.futures:
-                    await self._submit(job)
+                    await self._submit(job, priority=-load[job.tenant])
+                    load[job.tenant] += 1
+
+    async def _make_room(self, load: Counter[str]) -> int:
+        """Withdraw one not-yet-started run of the busiest tenant from Dask (its job stays
+        queued, to go again in its turn); 1 if one was withdrawn, else 0."""
+        busiest = max(load, key=lambda tenant: load[tenant], default=None)
+        if busiest is None or load[busiest] < 2:
+            return 0
+        theirs = [job_id for job_id, tenant in self.tenants.items() if tenant == busiest]
+        not_started = await self.db.read(self._queued_records, theirs)
+        if not not_started:
+            return 0
+        victim = max(not_started, key=lambda job: job.created_at)
+        future = self.futures.pop(victim.id)
+        del self.tenants[victim.id]
+        load[busiest] -= 1
+        await self.cluster.client.cancel([future])
+        return 1
 
     async def scan(self) -> None:
         """The full pass: give up on stale runs, fill the free slots from the queue."""
@@ -180,7 +230,8 @@ class Dispatcher:
         records = (repo.get_by_id(job_id) for job_id in job_ids)
         return [job for job in records if job is not None and job.state == JobState.queued]
 
-    async def _submit(self, job: JobRecord) -> None:
+    async def _submit(self, job: JobRecord, priority: int = 0) -> None:
+        """Hand `job` to Dask; `priority`: higher runs first among what waits there."""
         client = self.cluster.client
         restrictions: dict[str, Any] = {}
         if job.options.get("backend") == "cupy":
@@ -195,9 +246,11 @@ class Dispatcher:
             self.settings.checkpoint_interval_s,
             key=f"fit-{job.id}-{secrets.token_hex(4)}",
             pure=False,
+            priority=priority,
             **restrictions,
         )
         self.futures[job.id] = future
+        self.tenants[job.id] = job.tenant
         task = asyncio.create_task(self._watch(job.id, future))
         self._watchers.add(task)
         task.add_done_callback(self._watchers.discard)
@@ -216,8 +269,9 @@ class Dispatcher:
         except Exception as exc:
             reason = _describe(exc)
         if self.futures.get(job_id) is not future:
-            return  # given up on meanwhile (stale heartbeat)
+            return  # given up on meanwhile (stale heartbeat), or withdrawn for another tenant
         del self.futures[job_id]
+        self.tenants.pop(job_id, None)
         job = await self.db.read(lambda s: JobRepository(s).get_by_id(job_id))
         # Still queued: it never ran (it waited in the second slot of a worker that died, say);
         # not its doing, so nothing is counted: it is handed to Dask again at the next pass.
@@ -245,6 +299,7 @@ class Dispatcher:
             reason = f"no heartbeat for {self.settings.stale_after_s:g} s"
             await self.db.write(self._mark_lost, job_id, reason)
             future = self.futures.pop(job_id, None)
+            self.tenants.pop(job_id, None)
             if future is not None:
                 await self.cluster.client.cancel([future], force=True)
             log.warning("job %s: %s", job_id, reason)
@@ -252,6 +307,7 @@ class Dispatcher:
     async def forget(self, job_id: str) -> None:
         """A queued job was cancelled: drop its Dask task if it has not started."""
         future = self.futures.pop(job_id, None)
+        self.tenants.pop(job_id, None)
         if future is not None:
             await self.cluster.client.cancel([future])
 

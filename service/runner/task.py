@@ -70,6 +70,10 @@ def _fit_and_store(
     options = dict(job.options)
     init = options.pop("init", "data")
     execution = options.pop("execution", "auto")
+    asked = options.get("time_limit")
+    cap = job.runtime_cap_s
+    if cap is not None and (asked is None or asked > cap):
+        options["time_limit"] = cap  # elapsed time counts over resumed runs too
     checkpoint = layout.checkpoint(job.id)
     error: str | None = None
     with RunMonitor(layout.database, job.id, token, heartbeat_s) as monitor:
@@ -107,7 +111,9 @@ def _fit_and_store(
     if result.stop_reason == "cancelled":
         outcome = _finish(conn, job, token, JobState.cancelled, stop_reason="cancelled")
     else:
-        outcome = _store_model(conn, layout, job, token, result)
+        capped = result.stop_reason == "time_limit" and options.get("time_limit") != asked
+        stop_reason = "runtime_cap" if capped else result.stop_reason
+        outcome = _store_model(conn, layout, job, token, result, stop_reason)
     checkpoint.unlink(missing_ok=True)
     _parallel_checkpoint(checkpoint).unlink(missing_ok=True)
     return outcome
@@ -187,7 +193,12 @@ def _finish(conn: Any, job: JobRecord, token: str, state: JobState, **fields: An
 
 
 def _store_model(
-    conn: Any, layout: DataLayout, job: JobRecord, token: str, result: solvers.FitResult
+    conn: Any,
+    layout: DataLayout,
+    job: JobRecord,
+    token: str,
+    result: solvers.FitResult,
+    stop_reason: str,
 ) -> str:
     model_id = new_id("mdl")
     dictionary_path, codes_path = layout.dictionary(model_id), layout.codes(job.id)
@@ -208,7 +219,7 @@ def _store_model(
         backend=result.backend,
         objective=objective,
         n_iter=int(result.n_iter),
-        stop_reason=result.stop_reason,
+        stop_reason=stop_reason,
         options=job.options,
         created_at=now(),
     )
@@ -217,7 +228,7 @@ def _store_model(
             job.id,
             token,
             JobState.succeeded,
-            stop_reason=result.stop_reason,
+            stop_reason=stop_reason,
             n_iter=int(result.n_iter),
             objective=objective,
             model_id=model_id,

@@ -230,6 +230,11 @@ class JobPublic(BaseModel):
         description="what the submission was warned of: the fit runs, but its result is "
         "unlikely to be what was meant (e.g. n_components not smaller than n_samples)",
     )
+    runtime_cap_s: float | None = Field(
+        None,
+        description="seconds of fitting the job may use over all its runs "
+        "(SPARSECODING_MAX_JOB_SECONDS); it stops there with stop_reason runtime_cap",
+    )
     phase: Literal["compiling", "fitting"] | None = Field(
         None,
         description="while running: `compiling` the CPU kernels (first job after an "
@@ -257,6 +262,7 @@ class JobPublic(BaseModel):
             objective=r.objective,
             model_id=r.model_id,
             warnings=list(r.warnings),
+            runtime_cap_s=r.runtime_cap_s,
             phase=r.phase if r.state == JobState.running else None,  # type: ignore[arg-type]
         )
 

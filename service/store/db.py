@@ -58,10 +58,12 @@ SCHEMA = [
     ) WITHOUT ROWID;
     """,
     # 2: what a running job is doing (compiling kernels, fitting); what a job was warned of when
-    # it was submitted (JSON list); online objectives that are running estimates
+    # it was submitted (JSON list); its runtime cap; online objectives that are running
+    # estimates
     """
     ALTER TABLE jobs ADD COLUMN phase TEXT;
     ALTER TABLE jobs ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE jobs ADD COLUMN runtime_cap_s REAL;
     ALTER TABLE job_progress ADD COLUMN estimate INTEGER NOT NULL DEFAULT 0;
     """,
 ]

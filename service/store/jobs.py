@@ -17,7 +17,7 @@ from .records import JobRecord, JobState, ProgressRecord
 _COLUMNS = (
     "id, tenant, dataset_id, n_components, options, state, created_at, started_at, finished_at, "
     "heartbeat_at, attempts, cancel_requested, run_token, worker, error, stop_reason, n_iter, "
-    "objective, model_id, progress, phase, warnings"
+    "objective, model_id, progress, phase, warnings, runtime_cap_s"
 )
 _ACTIVE = (JobState.queued, JobState.running)
 
@@ -34,9 +34,8 @@ class JobRepository:
 
     def insert(self, job: JobRecord) -> None:
         self.s.execute(
-            "INSERT INTO jobs "
-            "(id, tenant, dataset_id, n_components, options, state, created_at, warnings) "
-            "VALUES (?,?,?,?,?,?,?,?)",
+            "INSERT INTO jobs (id, tenant, dataset_id, n_components, options, state, "
+            "created_at, warnings, runtime_cap_s) VALUES (?,?,?,?,?,?,?,?,?)",
             (
                 job.id,
                 job.tenant,
@@ -46,6 +45,7 @@ class JobRepository:
                 job.state,
                 job.created_at,
                 json.dumps(list(job.warnings)),
+                job.runtime_cap_s,
             ),
         )
 
@@ -88,6 +88,17 @@ class JobRepository:
             "SELECT id FROM jobs WHERE state = ? ORDER BY created_at LIMIT ?", (state, limit)
         ).fetchall()
         return [row[0] for row in rows]
+
+    def queued_in_turns(self, per_tenant: int) -> list[tuple[str, str]]:
+        """(id, tenant) of queued jobs, each tenant's oldest `per_tenant`, in turns: every
+        tenant's oldest first (oldest first among them), then every tenant's second, …"""
+        rows = self.s.execute(
+            "SELECT id, tenant FROM (SELECT id, tenant, created_at, ROW_NUMBER() OVER "
+            "(PARTITION BY tenant ORDER BY created_at, id) AS turn FROM jobs WHERE state = ?) "
+            "WHERE turn <= ? ORDER BY turn, created_at, id",
+            (JobState.queued, per_tenant),
+        ).fetchall()
+        return [(row[0], row[1]) for row in rows]
 
     def request_cancel(self, job_id: str) -> None:
         """A queued job is cancelled at once; a running one when its worker next looks."""

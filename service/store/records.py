@@ -62,6 +62,7 @@ class JobRecord:
     progress: dict[str, Any] | None = None
     phase: str | None = None  # while running: "compiling" (kernels) or "fitting"
     warnings: tuple[str, ...] = ()  # what the submission was warned of
+    runtime_cap_s: float | None = None  # seconds of fitting it may use over all its runs
 
     @property
     def terminal(self) -> bool:

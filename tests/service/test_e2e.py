@@ -20,6 +20,7 @@ from service_testing import (
     ALICE_KEY,
     API_KEYS,
     BOB_KEY,
+    METRICS_KEY,
     NPY,
     assert_problem,
     auth,
@@ -44,7 +45,8 @@ LONG = {"n_components": 16, "max_iter": 4000, "tol": 0.0, "alpha": 0.2, "random_
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = Server(tmp_path_factory.mktemp("e2e") / "data", {"SPARSECODING_API_KEYS": API_KEYS})
+    env = {"SPARSECODING_API_KEYS": API_KEYS, "SPARSECODING_METRICS_KEY": METRICS_KEY}
+    server = Server(tmp_path_factory.mktemp("e2e") / "data", env)
     server.start()
     yield server
     server.stop()
@@ -95,7 +97,7 @@ async def test_whole_fit_from_upload_to_encode(alice: httpx.AsyncClient) -> None
     np.testing.assert_allclose(codes, solvers.encode(X[:16], W, alpha=0.3), atol=1e-8)
     r = await alice.get(f"/v1/models/{model_id}/atoms.png")
     assert Image.open(io.BytesIO(r.content)).format == "PNG"
-    metrics = (await alice.get("/metrics")).text
+    metrics = (await alice.get("/metrics", headers=auth(METRICS_KEY))).text
     assert 'sparsecoding_jobs{state="succeeded"}' in metrics
 
 

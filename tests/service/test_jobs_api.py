@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -15,14 +16,18 @@ from service_testing import (
     assert_problem,
     cupy_available_here,
     fitted,
+    in_process_client,
     load_npy,
+    make_settings,
     matrix,
+    running,
     submit,
     upload,
     wait_for,
 )
 
 import solvers
+from service.app import create_app
 from service.schemas.jobs import SERVICE_OWNED, FitSpec
 
 pytestmark = pytest.mark.anyio
@@ -249,3 +254,19 @@ async def test_a_running_job_says_what_it_does(client: httpx.AsyncClient) -> Non
     await client.post(f"/v1/jobs/{job['id']}/cancel")
     done = await wait_for(client, job["id"])
     assert done["state"] == "cancelled" and done["phase"] is None
+
+
+async def test_a_job_stops_at_the_runtime_cap(tmp_path: Path, dask_scheduler: str) -> None:
+    """max_iter 2⁶⁴ with tol 0 and no time limit ran for ever; the cap ends it, as a result,
+    and says so. A smaller time_limit still applies, as itself."""
+    app = create_app(make_settings(tmp_path, dask_scheduler, max_job_seconds=1.0))
+    async with running(app), in_process_client(app) as client:
+        endless = {"data": matrix(500, 16).tolist(), "n_components": 8, "tol": 0.0}
+        job = await submit(client, **endless, max_iter=2**64)
+        assert job["runtime_cap_s"] == 1.0
+        done = await wait_for(client, job["id"], timeout=60)
+        assert done["state"] == "succeeded" and done["stop_reason"] == "runtime_cap", done
+        assert done["model_id"] and done["progress"]["elapsed_s"] < 10
+        sooner = await submit(client, **endless, max_iter=10**9, time_limit=0.3)
+        done = await wait_for(client, sooner["id"], timeout=60)
+        assert done["state"] == "succeeded" and done["stop_reason"] == "time_limit", done

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from service_testing import (
+    ALICE_KEY,
+    BOB_KEY,
     LONG_FIT,
     in_process_client,
     make_settings,
@@ -154,3 +156,40 @@ async def test_a_stale_run_is_requeued_with_its_reason(tmp_path: Path, idle_sche
             job = (await client.get(f"/v1/jobs/{job_id}")).json()
     assert job["state"] == "queued" and job["attempts"] == 1
     assert "no heartbeat for 1 s" in job["error"]
+
+
+async def test_another_tenant_waits_for_one_run_not_for_the_queue(
+    tmp_path: Path, dask_scheduler: str
+) -> None:
+    """Alice's six long jobs fill both workers (two running, two ready in Dask, two in the
+    queue); Bob's short job, submitted then, runs before every Alice job that had not started:
+    the ready slot Alice's fourth held goes to Bob (it was first in, first out: Bob waited
+    for all six)."""
+    app = create_app(make_settings(tmp_path, dask_scheduler))
+    async with running(app):
+        async with (
+            in_process_client(app, ALICE_KEY) as alice,
+            in_process_client(app, BOB_KEY) as bob,
+        ):
+            dataset = await upload(alice, matrix(2000, 64))
+            long_job = {**LONG_FIT, "time_limit": 1.5}
+            alices = [(await submit(alice, dataset_id=dataset, **long_job))["id"] for _ in range(6)]
+            await wait_for(alice, alices[0], {"running"})
+            await wait_for(alice, alices[1], {"running"})
+            short = await submit(bob, data=matrix(100, 8).tolist(), n_components=2, max_iter=3)
+            theirs = await wait_for(bob, short["id"], timeout=60)
+            mine = [await wait_for(alice, job_id, timeout=60) for job_id in alices]
+    assert theirs["state"] == "succeeded" and all(j["state"] == "succeeded" for j in mine)
+    assert all(theirs["started_at"] < j["started_at"] for j in mine[3:]), (theirs, mine)
+
+
+def test_fair_picks_serve_the_least_served_tenant_first() -> None:
+    from collections import Counter
+
+    from service.runner.dispatcher import fair_picks
+
+    waiting = [("a1", "alice"), ("b1", "bob"), ("a2", "alice"), ("a3", "alice"), ("c1", "carol")]
+    assert fair_picks(waiting, Counter(), 3) == ["a1", "b1", "c1"]
+    assert fair_picks(waiting, Counter({"alice": 2}), 4) == ["b1", "c1", "a1", "a2"]
+    assert fair_picks(waiting, Counter({"bob": 1, "carol": 5}), 5) == ["a1", "b1", "a2", "a3", "c1"]
+    assert fair_picks(waiting, Counter(), 0) == []

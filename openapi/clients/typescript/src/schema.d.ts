@@ -699,6 +699,11 @@ export interface components {
             phase?: ("compiling" | "fitting") | null;
             /** @description the latest progress record */
             progress: components["schemas"]["ProgressPublic"] | null;
+            /**
+             * Runtime Cap S
+             * @description seconds of fitting the job may use over all its runs (SPARSECODING_MAX_JOB_SECONDS); it stops there with stop_reason runtime_cap
+             */
+            runtime_cap_s?: number | null;
             /** Started At */
             started_at: string | null;
             state: components["schemas"]["JobState"];

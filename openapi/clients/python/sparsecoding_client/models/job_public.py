@@ -43,6 +43,8 @@ class JobPublic:
         worker (None | str): address of the Dask worker running it
         phase (JobPublicPhaseType0 | None | Unset): while running: `compiling` the CPU kernels (first job after an
             install) or `fitting`
+        runtime_cap_s (float | None | Unset): seconds of fitting the job may use over all its runs
+            (SPARSECODING_MAX_JOB_SECONDS); it stops there with stop_reason runtime_cap
         warnings (list[str] | Unset): what the submission was warned of: the fit runs, but its result is unlikely to be
             what was meant (e.g. n_components not smaller than n_samples)
     """
@@ -65,6 +67,7 @@ class JobPublic:
     stop_reason: None | str
     worker: None | str
     phase: JobPublicPhaseType0 | None | Unset = UNSET
+    runtime_cap_s: float | None | Unset = UNSET
     warnings: list[str] | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -131,6 +134,12 @@ class JobPublic:
         else:
             phase = self.phase
 
+        runtime_cap_s: float | None | Unset
+        if isinstance(self.runtime_cap_s, Unset):
+            runtime_cap_s = UNSET
+        else:
+            runtime_cap_s = self.runtime_cap_s
+
         warnings: list[str] | Unset = UNSET
         if not isinstance(self.warnings, Unset):
             warnings = self.warnings
@@ -160,6 +169,8 @@ class JobPublic:
         )
         if phase is not UNSET:
             field_dict["phase"] = phase
+        if runtime_cap_s is not UNSET:
+            field_dict["runtime_cap_s"] = runtime_cap_s
         if warnings is not UNSET:
             field_dict["warnings"] = warnings
 
@@ -291,6 +302,15 @@ class JobPublic:
 
         phase = _parse_phase(d.pop("phase", UNSET))
 
+        def _parse_runtime_cap_s(data: object) -> float | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(float | None | Unset, data)
+
+        runtime_cap_s = _parse_runtime_cap_s(d.pop("runtime_cap_s", UNSET))
+
         warnings = cast(list[str], d.pop("warnings", UNSET))
 
         job_public = cls(
@@ -312,6 +332,7 @@ class JobPublic:
             stop_reason=stop_reason,
             worker=worker,
             phase=phase,
+            runtime_cap_s=runtime_cap_s,
             warnings=warnings,
         )
 
