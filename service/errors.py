@@ -73,5 +73,9 @@ class TooManyJobs(ServiceError):
         return {"Retry-After": str(self.extensions.get("retry_after", 5))}
 
 
+class InsufficientStorage(ServiceError):
+    status, slug, title = 507, "insufficient-storage", "Not enough room on the data disk"
+
+
 class NotReady(ServiceError):
     status, slug, title = 503, "not-ready", "Service not ready"

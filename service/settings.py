@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     max_n_components: int = Field(default=4096, gt=0)
     max_queued_jobs: int = Field(default=64, gt=0, description="queued jobs per tenant before 429")
     retry_after_s: int = Field(default=5, gt=0)
+    min_free_bytes: int = Field(
+        default=256 * 2**20,
+        ge=0,
+        description="room the data disk keeps: an upload that would leave less is refused "
+        "(507) and no job is started while there is less",
+    )
     encode_max_values: int = Field(
         default=4_000_000, gt=0, description="rows × features per encode"
     )

@@ -32,7 +32,7 @@ DatasetId = Annotated[
     summary="Upload a matrix",
     responses={
         201: {"description": "Stored", "headers": location("the dataset's URL")},
-        **problems(413, 415, 422),
+        **problems(413, 415, 422, 507),
     },
     openapi_extra=request_body(
         "MatrixUpload",
@@ -53,7 +53,9 @@ async def upload_dataset(
     object or structured dtypes, and malformed files are refused with 422."""
     kind = media_type(request)
     if kind in (NPY_MEDIA_TYPE, "application/octet-stream"):
-        record = await datasets.upload_npy(state, tenant, request.stream(), name)
+        length = request.headers.get("content-length", "")
+        announced = int(length) if length.isdigit() else None  # BodyLimit has checked it
+        record = await datasets.upload_npy(state, tenant, request.stream(), name, announced)
     elif kind == "application/json":
         body = await request.body()  # BodyLimit has bounded it (max_json_bytes)
         X, extra = await anyio.to_thread.run_sync(parse_json_matrix_body, body)

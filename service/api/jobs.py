@@ -88,7 +88,7 @@ def job_response(
                 },
             },
         },
-        **problems(400, 404, 409, 413, 422, 429),
+        **problems(400, 404, 409, 413, 422, 429, 507),
     },
 )
 async def create_job(

@@ -8,6 +8,7 @@ builds error responses.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,7 +18,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse
 
-from ..errors import PayloadTooLarge, ServiceError
+from ..disk import is_full
+from ..errors import InsufficientStorage, PayloadTooLarge, ServiceError
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:sparsecoding:problem:"
@@ -131,6 +133,13 @@ def _client_gone(request: Request, exc: Exception) -> JSONResponse:
     return problem(400, "Client disconnected", None, TYPE_PREFIX + "client-gone", None)
 
 
+def _storage_error(request: Request, exc: Exception) -> JSONResponse:
+    """OS and SQLite errors: a full data disk, wherever it surfaced, is a 507, not a 500."""
+    if is_full(exc):
+        return problem_of(InsufficientStorage(f"the data disk is full: {exc}"), request.url.path)
+    return _unexpected(request, exc)
+
+
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(
@@ -148,4 +157,6 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(ClientDisconnect, _client_gone)
+    for storage in (OSError, sqlite3.Error):
+        app.add_exception_handler(storage, _storage_error)
     app.add_exception_handler(Exception, _unexpected)

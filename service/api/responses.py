@@ -25,6 +25,7 @@ _DESCRIPTIONS = {
     422: "Invalid input: the problem's detail says what and where",
     429: "Too many queued jobs for this tenant; retry after Retry-After seconds",
     503: "Not ready: the database or the Dask cluster is not available",
+    507: "Not enough room on the data disk (SPARSECODING_MIN_FREE_BYTES stays free)",
 }
 
 _EXAMPLES: dict[int, dict[str, Any]] = {
@@ -38,6 +39,11 @@ _EXAMPLES: dict[int, dict[str, Any]] = {
     422: {"detail": "body.n_components: Field required", "slug": "validation"},
     429: {"detail": "64 jobs are queued; retry later", "slug": "too-many-queued-jobs"},
     503: {"detail": "no Dask worker is connected", "slug": "not-ready"},
+    507: {
+        "detail": "the data disk has 180 MiB free; this needs 512 MiB and 256 MiB must stay "
+        "free (SPARSECODING_MIN_FREE_BYTES)",
+        "slug": "insufficient-storage",
+    },
 }
 
 

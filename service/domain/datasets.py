@@ -11,7 +11,8 @@ from pathlib import Path
 import anyio
 import numpy as np
 
-from ..errors import Conflict, NotFound, PayloadTooLarge
+from ..disk import is_full, require_room, write_all
+from ..errors import Conflict, InsufficientStorage, NotFound, PayloadTooLarge
 from ..state import AppState
 from ..store.arrays import StreamScan, finalize_upload, save_npy
 from ..store.datasets import DatasetRepository
@@ -24,10 +25,20 @@ _START_WRITEBACK = hasattr(os, "posix_fadvise")
 
 
 async def upload_npy(
-    state: AppState, tenant: str, chunks: AsyncIterator[bytes], name: str | None
+    state: AppState,
+    tenant: str,
+    chunks: AsyncIterator[bytes],
+    name: str | None,
+    announced: int | None = None,
 ) -> DatasetRecord:
-    """Stream an `.npy` body to a temp file (hashing it on the way), check it, keep it."""
+    """Stream an `.npy` body to a temp file (hashing it on the way), check it, keep it.
+
+    `announced`, the body's Content-Length, is checked against the room on the disk first;
+    what streams in is checked again as it comes. A disk that fills up anyway is a 507.
+    """
     limit = state.settings.max_upload_bytes
+    reserve = state.settings.min_free_bytes
+    require_room(state.layout.root, announced or 0, reserve)  # (a conversion may need more)
     dataset_id = new_id("ds")
     tmp = state.layout.tmp / f"{dataset_id}.upload"
     digest = hashlib.sha256()
@@ -39,7 +50,7 @@ async def upload_npy(
     def absorb(block: bytes) -> None:  # in a worker thread: hashing, writing, scanning
         nonlocal written
         digest.update(block)
-        f.write(block)
+        write_all(f.fileno(), block)  # a short write (a disk filling up) is not the end
         scan.feed(block)
         written += len(block)
         if _START_WRITEBACK and written % _WRITEBACK_EVERY < len(block):
@@ -63,6 +74,8 @@ async def upload_npy(
                     pending.append(chunk)
                     buffered += len(chunk)
                     if buffered >= _UPLOAD_BLOCK:
+                        # a body of unannounced size: the room is checked as it comes
+                        require_room(state.layout.root, buffered, reserve)
                         block = b"".join(pending)
                         pending, buffered = [], 0
                         if busy is not None:
@@ -79,6 +92,10 @@ async def upload_npy(
                     busy.exception()  # retrieved: the error that matters is already raised
         final = state.layout.dataset(dataset_id)
         shape, dtype = await anyio.to_thread.run_sync(finalize_upload, tmp, final, scan)
+    except OSError as exc:
+        if is_full(exc):
+            raise InsufficientStorage(f"the data disk filled up during the upload: {exc}") from None
+        raise
     finally:
         tmp.unlink(missing_ok=True)
     record = DatasetRecord(
@@ -105,9 +122,15 @@ async def write_matrix(
     state: AppState, tenant: str, X: np.ndarray, name: str | None
 ) -> DatasetRecord:
     """Store a checked matrix as a new dataset file; the record is not inserted yet."""
+    require_room(state.layout.root, X.nbytes, state.settings.min_free_bytes)
     dataset_id = new_id("ds")
     path = state.layout.dataset(dataset_id)
-    sha = await anyio.to_thread.run_sync(_write_matrix, path, X)
+    try:
+        sha = await anyio.to_thread.run_sync(_write_matrix, path, X)
+    except OSError as exc:
+        if is_full(exc):
+            raise InsufficientStorage(f"the data disk is full: {exc}") from None
+        raise
     return DatasetRecord(
         dataset_id,
         tenant,

@@ -22,6 +22,7 @@ from typing import Any
 
 from distributed import Future, wait
 
+from ..disk import free_bytes
 from ..metrics import Metrics
 from ..settings import Settings
 from ..store.db import Database, Session, now
@@ -83,6 +84,7 @@ class Dispatcher:
         self.metrics = metrics
         self.futures: dict[str, Future] = {}
         self.tenants: dict[str, str] = {}  # the tenant of each job in `futures`
+        self._room = True  # the data disk had room at the last look
         self._watchers: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
@@ -182,7 +184,7 @@ class Dispatcher:
         gives up its place, so that its tenant's jobs never make another's wait for more
         than one run to end."""
         threads = self._threads()
-        if threads == 0:
+        if threads == 0 or not self._room_on_disk():
             return
         # Those handed to Dask may still be queued (not started): look past them, but no
         # further than the slots there are, so that a long queue costs little here.
@@ -201,6 +203,18 @@ class Dispatcher:
                 if job.id not in self.futures:
                     await self._submit(job, priority=-load[job.tenant])
                     load[job.tenant] += 1
+
+    def _room_on_disk(self) -> bool:
+        """Whether the data disk has SPARSECODING_MIN_FREE_BYTES free: no job starts while it
+        has not (a run would fail to checkpoint; those that did wait, queued, for room)."""
+        room = free_bytes(self.layout.root) >= self.settings.min_free_bytes
+        if room != self._room:
+            self._room = room
+            if room:
+                log.info("the data disk has room again: jobs start again")
+            else:
+                log.warning("the data disk is nearly full: no job starts until there is room")
+        return room
 
     async def _make_room(self, load: Counter[str]) -> int:
         """Withdraw one not-yet-started run of the busiest tenant from Dask (its job stays

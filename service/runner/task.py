@@ -20,6 +20,7 @@ import numpy as np
 
 import solvers
 
+from ..disk import is_full
 from ..store.arrays import save_npy
 from ..store.db import connect, now, transaction
 from ..store.jobs import JobRepository
@@ -102,6 +103,8 @@ def _fit_and_store(
         except (solvers.InvalidInputError, solvers.BackendUnavailableError) as exc:
             error = str(exc)
         except Exception as exc:
+            if is_full(exc):  # a checkpoint that found no room: not the job's fault
+                return _wait_for_room(conn, job, token, exc)
             log.error("job %s failed:\n%s", job.id, traceback.format_exc())
             error = f"{type(exc).__name__}: {exc}"
     if error is not None:
@@ -113,7 +116,12 @@ def _fit_and_store(
     else:
         capped = result.stop_reason == "time_limit" and options.get("time_limit") != asked
         stop_reason = "runtime_cap" if capped else result.stop_reason
-        outcome = _store_model(conn, layout, job, token, result, stop_reason)
+        try:
+            outcome = _store_model(conn, layout, job, token, result, stop_reason)
+        except Exception as exc:
+            if not is_full(exc):
+                raise
+            return _wait_for_room(conn, job, token, exc)  # it resumes from the checkpoint
     checkpoint.unlink(missing_ok=True)
     _parallel_checkpoint(checkpoint).unlink(missing_ok=True)
     return outcome
@@ -184,6 +192,17 @@ def _fit_across_workers(
             checkpoint_interval=checkpoint_s,
             **options,
         )
+
+
+def _wait_for_room(conn: Any, job: JobRecord, token: str, exc: BaseException) -> str:
+    reason = (
+        f"the data disk is full ({exc}); queued again, to resume from its last checkpoint "
+        "once there is room"
+    )
+    log.warning("job %s: %s", job.id, reason)
+    with transaction(conn, write=True) as session:
+        JobRepository(session).wait_for_room(job.id, token, reason)
+    return "no-room"
 
 
 def _finish(conn: Any, job: JobRecord, token: str, state: JobState, **fields: Any) -> str:

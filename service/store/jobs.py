@@ -169,6 +169,16 @@ class JobRepository:
         )
         return self.get_by_id(job_id)
 
+    def wait_for_room(self, job_id: str, token: str, reason: str) -> bool:
+        """The run ran out of disk: queued again, the attempt not counted (the job did nothing
+        wrong); the dispatcher starts no job until there is room. False if not its run."""
+        cur = self.s.execute(
+            "UPDATE jobs SET state = ?, attempts = max(attempts - 1, 0), run_token = NULL, "
+            "worker = NULL, error = ? WHERE id = ? AND run_token = ? AND state = ?",
+            (JobState.queued, reason, job_id, token, JobState.running),
+        )
+        return cur.rowcount > 0
+
     def release(self, job_id: str) -> None:
         """Requeue a running job interrupted by a clean shutdown; the run does not count."""
         self.s.execute(

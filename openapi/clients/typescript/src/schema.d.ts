@@ -1321,6 +1321,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Not enough room on the data disk (SPARSECODING_MIN_FREE_BYTES stays free) */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the data disk has 180 MiB free; this needs 512 MiB and 256 MiB must stay free (SPARSECODING_MIN_FREE_BYTES)",
+                     *       "instance": "/v1/…",
+                     *       "status": 507,
+                     *       "title": "Not enough room on the data disk (SPARSECODING_MIN_FREE_BYTES stays free)",
+                     *       "type": "urn:sparsecoding:problem:insufficient-storage"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     get_dataset: {
@@ -1716,6 +1734,24 @@ export interface operations {
                      *       "status": 429,
                      *       "title": "Too many queued jobs for this tenant; retry after Retry-After seconds",
                      *       "type": "urn:sparsecoding:problem:too-many-queued-jobs"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not enough room on the data disk (SPARSECODING_MIN_FREE_BYTES stays free) */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the data disk has 180 MiB free; this needs 512 MiB and 256 MiB must stay free (SPARSECODING_MIN_FREE_BYTES)",
+                     *       "instance": "/v1/…",
+                     *       "status": 507,
+                     *       "title": "Not enough room on the data disk (SPARSECODING_MIN_FREE_BYTES stays free)",
+                     *       "type": "urn:sparsecoding:problem:insufficient-storage"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
