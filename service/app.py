@@ -125,6 +125,7 @@ def create_app(settings: Settings | None = None, prestarted: Prestarted | None =
             gc.unfreeze()  # what the app leaves behind can be collected again
             await _stop_execution(state)
             await state.kernels.stop()
+            state.json_bodies.close()
             state.db.close()
 
     app = FastAPI(

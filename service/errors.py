@@ -62,6 +62,11 @@ class InvalidArray(ServiceError):
     status, slug, title = 422, "invalid-array", "Unusable array"
 
 
+class InvalidJson(InvalidArray):
+    """A body that is not usable JSON (an upload's or an encode's: their problem type; a
+    job's is answered as a validation problem, as its other body errors are)."""
+
+
 class IdempotencyMismatch(ServiceError):
     status, slug, title = 422, "idempotency-key-reused", "Idempotency-Key reused with another body"
 

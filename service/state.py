@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .api.json_bodies import JsonBodies
 from .errors import NotReady
 from .keys import KeyRing
 from .metrics import Metrics
@@ -33,6 +34,7 @@ class AppState:
     execution_error: str | None = None
     stopping: bool = False
     kernels: KernelWarmup = field(default_factory=KernelWarmup)
+    json_bodies: JsonBodies = field(default_factory=JsonBodies)
     dictionaries: OrderedDict[str, np.ndarray] = field(default_factory=OrderedDict)
     model_records: OrderedDict[tuple[str, str], ModelRecord] = field(default_factory=OrderedDict)
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import anyio
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from ..domain import datasets
-from ..errors import InvalidInput, UnsupportedMediaType
+from ..errors import InvalidArray, InvalidInput, UnsupportedMediaType
 from ..schemas.common import EXAMPLE_DATASET_ID
 from ..schemas.datasets import DatasetPublic, DatasetsPublic
-from ..store.arrays import parse_json_matrix_body
 from .content import media_type
 from .deps import Limit, Offset, State, Tenant
 from .responses import NPY_MEDIA_TYPE, location, problems, request_body
@@ -58,7 +56,9 @@ async def upload_dataset(
         record = await datasets.upload_npy(state, tenant, request.stream(), name, announced)
     elif kind == "application/json":
         body = await request.body()  # BodyLimit has bounded it (max_json_bytes)
-        X, extra = await anyio.to_thread.run_sync(parse_json_matrix_body, body)
+        extra, X = await state.json_bodies.parse(body)
+        if X is None:
+            raise InvalidArray('JSON body must be an object with a "data" matrix')
         label = extra.get("name")
         if label is not None and (not isinstance(label, str) or len(label) > MAX_NAME):
             raise InvalidInput(f"name must be a string of at most {MAX_NAME} characters")

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
+import numpy as np
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
+from pydantic import ValidationError
 
 from ..domain import jobs
+from ..errors import InvalidInput, InvalidJson, UnsupportedMediaType
 from ..schemas.common import EXAMPLE_JOB_ID, EXAMPLE_MODEL_ID, MatrixPublic
 from ..schemas.jobs import JobCreate, JobPublic, JobsPublic
+from ..state import AppState
 from ..store.records import JobRecord, JobState
-from .content import matrix_response
+from .content import matrix_response, media_type
 from .deps import Limit, Offset, State, Tenant
 from .events import job_events, parse_last_event_id
 from .responses import location, npy_or_json, problems
@@ -63,6 +69,46 @@ _SSE_EXAMPLE = (
 )
 
 
+_N_COMPONENTS = re.compile(rb'"n_components"\s*:\s*(-?[0-9]+)')
+_INLINE = [[0.0]]  # stands for the inline matrix, parsed and checked apart, in validation
+
+
+async def _read_job(request: Request, state: AppState) -> tuple[JobCreate, np.ndarray | None]:
+    """The job a body asks for, and its inline matrix. What the bytes decide comes first
+    (n_components over the limit: a key can only be followed by a colon in JSON); a large
+    body is parsed off the event loop (`json_bodies`); the options are validated as JobCreate
+    (errors as the validation problem they always were)."""
+    kind = media_type(request)
+    if kind not in ("", "application/json"):
+        raise UnsupportedMediaType(f"Content-Type {kind!r}: send the job as application/json")
+    body = await request.body()  # BodyLimit has bounded it (max_json_bytes)
+    limit = state.settings.max_n_components
+    found = _N_COMPONENTS.findall(body)  # the last one is what the parser keeps
+    if found and (len(found[-1]) > 20 or int(found[-1]) > limit):
+        raise InvalidInput(
+            f"n_components is {found[-1][:20].decode()}…; this server allows at most {limit}"
+        )
+    try:
+        document, X = await state.json_bodies.parse(body)
+    except InvalidJson as exc:
+        raise _invalid(("body",), exc.detail, "json_invalid") from None
+    if not isinstance(document, dict):
+        raise _invalid(("body",), "a job is a JSON object", "dict_type")
+    try:
+        spec = JobCreate.model_validate(
+            {**document, "data": _INLINE} if X is not None else document
+        )
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+        ) from None
+    return spec, X
+
+
+def _invalid(loc: tuple[str, ...], message: str, kind: str) -> RequestValidationError:
+    return RequestValidationError([{"loc": loc, "msg": message, "type": kind}])
+
+
 def job_response(
     job: JobRecord, status_code: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
@@ -88,11 +134,17 @@ def job_response(
                 },
             },
         },
-        **problems(400, 404, 409, 413, 422, 429, 507),
+        **problems(400, 404, 409, 413, 415, 422, 429, 507),
+    },
+    openapi_extra={
+        "requestBody": {
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobCreate"}}},
+            "required": True,
+        }
     },
 )
 async def create_job(
-    spec: JobCreate,
+    request: Request,
     state: State,
     tenant: Tenant,
     idempotency_key: Annotated[
@@ -101,7 +153,8 @@ async def create_job(
     ] = None,
 ) -> Response:
     """Queue a fit of `dataset_id` (or of the inline `data`) with the given options."""
-    job, replayed = await jobs.create(state, tenant, spec, idempotency_key)
+    spec, X = await _read_job(request, state)
+    job, replayed = await jobs.create(state, tenant, spec, idempotency_key, X)
     headers = {"Location": f"/v1/jobs/{job.id}"}
     if replayed:
         headers["Idempotent-Replayed"] = "true"

@@ -10,12 +10,13 @@ from pydantic import ValidationError
 from starlette.responses import JSONResponse, Response
 
 from ..domain import models
-from ..errors import InvalidInput, UnsupportedMediaType
+from ..errors import InvalidArray, InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from ..schemas.common import EXAMPLE_MODEL_ID, MatrixPublic
 from ..schemas.models import EncodeOptions, EncodePublic, ModelPublic, ModelsPublic
-from ..store.arrays import npy_bytes, npy_from_bytes, parse_json_matrix_body
+from ..store.arrays import npy_bytes, npy_from_bytes
 from .content import matrix_response, media_type, wants_npy
 from .deps import Limit, Offset, State, Tenant
+from .json_bodies import values_at_least
 from .responses import NPY_MEDIA_TYPE, npy_or_json, problems, request_body
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
@@ -105,12 +106,15 @@ async def encode_with_model(
         X = npy_from_bytes(body) if inline else await anyio.to_thread.run_sync(npy_from_bytes, body)
         options = _parse_options({"alpha": alpha, "positive": positive})
     elif kind == "application/json":
-        X, document = (
-            parse_json_matrix_body(body)
-            if inline
-            else await anyio.to_thread.run_sync(parse_json_matrix_body, body)
-        )
-        options = _parse_options(document)
+        limit = state.settings.encode_max_values
+        if values_at_least(body) > limit:  # decided from the bytes, before any parse
+            raise PayloadTooLarge(
+                f"the body holds more than the encode limit of {limit} values", limit=limit
+            )
+        document, rows = await state.json_bodies.parse(body)
+        if rows is None:
+            raise InvalidArray('JSON body must be an object with a "data" matrix')
+        X, options = rows, _parse_options(document)
     else:
         raise UnsupportedMediaType(f"send {NPY_MEDIA_TYPE} or application/json")
     result = await models.encode(

@@ -15,9 +15,10 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 
 from ..schemas.common import MatrixUpload, Problem
-from ..schemas.jobs import PhasePublic
+from ..schemas.jobs import JobCreate, PhasePublic
 from ..schemas.models import EncodeRequest
 from .deps import SECURITY_SCHEME, SECURITY_SCHEME_NAME, current_tenant
 from .responses import problem_response
@@ -61,6 +62,21 @@ def _add_security(schema: dict[str, Any]) -> None:
                 operations[method.lower()]["security"] = [{SECURITY_SCHEME_NAME: []}]
 
 
+def _request_body_schemas(*models: type[BaseModel]) -> dict[str, Any]:
+    """The component schemas of request bodies that routes read themselves (to parse them off
+    the event loop), exactly as FastAPI renders a body parameter of that model."""
+    probe = FastAPI()
+    for model in models:
+
+        async def route(body: Any) -> None:  # pragma: no cover - never called
+            return None
+
+        route.__annotations__["body"] = model
+        probe.post(f"/{model.__name__}")(route)
+    rendered = get_openapi(title="probe", version="0", routes=probe.routes)
+    return dict(rendered["components"]["schemas"])
+
+
 def build_openapi(app: FastAPI) -> dict[str, Any]:
     """The description of `app`: deterministic for a given code base (no settings in it)."""
     schema = get_openapi(
@@ -72,6 +88,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         tags=TAGS,
     )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.update(_request_body_schemas(JobCreate))
     for model in (Problem, MatrixUpload, EncodeRequest, PhasePublic):
         components[model.__name__] = model.model_json_schema(
             ref_template="#/components/schemas/{model}"

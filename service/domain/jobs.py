@@ -6,6 +6,7 @@ import hashlib
 import json
 
 import anyio
+import numpy as np
 
 from solvers.errors import InvalidInputError
 from solvers.options import DEFAULTS
@@ -30,9 +31,16 @@ from ..store.records import DatasetRecord, JobRecord, JobState, new_id
 from . import datasets
 
 
-def request_hash(spec: JobCreate) -> str:
-    canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+def request_hash(spec: JobCreate, X: np.ndarray | None) -> str:
+    """What an Idempotency-Key binds: the options, and the inline matrix by its digest (not
+    written out as JSON again: it may be millions of values)."""
+    options = spec.model_dump(mode="json", exclude={"data"})
+    canonical = json.dumps(options, sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(canonical.encode())
+    if X is not None:
+        digest.update(repr(X.shape).encode())
+        digest.update(np.ascontiguousarray(X).tobytes())
+    return digest.hexdigest()
 
 
 async def check_spec(state: AppState, spec: JobCreate) -> None:
@@ -129,15 +137,16 @@ def _create(
 
 
 async def create(
-    state: AppState, tenant: str, spec: JobCreate, key: str | None
+    state: AppState, tenant: str, spec: JobCreate, key: str | None, X: np.ndarray | None = None
 ) -> tuple[JobRecord, bool]:
     """Queue a job (durably: on disk before this returns); (job, replayed) where replayed is
-    true when `key` already named the same request."""
+    true when `key` already named the same request. `X`: the inline matrix, checked."""
     await check_spec(state, spec)
-    digest = request_hash(spec) if key is not None else ""  # compared only under a key
-    inline: DatasetRecord | None = None
-    if spec.data is not None:
+    if spec.data is not None and X is None:  # a spec made in code, not read from a body
         X = await anyio.to_thread.run_sync(matrix_from_json, spec.data)
+    digest = request_hash(spec, X) if key is not None else ""  # compared only under a key
+    inline: DatasetRecord | None = None
+    if X is not None:
         inline = await datasets.write_matrix(state, tenant, X, "inline")
     try:
         job, replayed = await state.db.write(_create, state, tenant, spec, inline, key, digest)

@@ -22,7 +22,7 @@ from numpy.lib import format as npy_format
 
 import solvers
 
-from ..errors import InvalidArray
+from ..errors import InvalidArray, InvalidJson
 
 _CHUNK_ROWS = 65536
 _SCAN_ITEMS = 1 << 20
@@ -317,13 +317,13 @@ def parse_json(body: bytes) -> Any:
     try:
         return json.loads(body)
     except UnicodeDecodeError as exc:
-        raise InvalidArray(f"body is not UTF-8 text, so not JSON: {exc.reason}") from None
+        raise InvalidJson(f"body is not UTF-8 text, so not JSON: {exc.reason}") from None
     except json.JSONDecodeError as exc:
-        raise InvalidArray(f"body is not valid JSON: {exc}") from None
+        raise InvalidJson(f"body is not valid JSON: {exc}") from None
     except RecursionError:
-        raise InvalidArray("body is not usable JSON: nested too deeply") from None
+        raise InvalidJson("body is not usable JSON: nested too deeply") from None
     except ValueError as exc:  # an integer of more than sys.get_int_max_str_digits() digits
-        raise InvalidArray(f"body is not usable JSON: {exc}") from None
+        raise InvalidJson(f"body is not usable JSON: {exc}") from None
 
 
 def _describe_value(value: Any) -> str | None:
@@ -379,11 +379,21 @@ def matrix_from_json(value: Any, field: str = "data", body: bytes | None = None)
 
 def parse_json_matrix_body(body: bytes) -> tuple[np.ndarray, dict[str, Any]]:
     """({"data": rows, ...} → matrix, the other fields) from a JSON request body."""
-    document = parse_json(body)
-    if not isinstance(document, dict) or "data" not in document:
+    document, X = matrix_document(body)
+    if X is None:
         raise InvalidArray('JSON body must be an object with a "data" matrix')
+    return X, document
+
+
+def matrix_document(body: bytes) -> tuple[Any, np.ndarray | None]:
+    """(the other fields, the checked "data" matrix) of a JSON body, or (the document, None)
+    when it has no "data" (or a null one). Runs in the API's JSON helper process for large
+    bodies (`api.json_bodies`), so it imports nothing of the web layer."""
+    document = parse_json(body)
+    if not isinstance(document, dict) or document.get("data") is None:
+        return document, None
     data = document.pop("data")
-    return matrix_from_json(data, body=body), document
+    return document, matrix_from_json(data, body=body)
 
 
 def npy_bytes(array: np.ndarray) -> bytes:

@@ -1701,6 +1701,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "send application/x-npy or application/json",
+                     *       "instance": "/v1/…",
+                     *       "status": 415,
+                     *       "title": "Unsupported Content-Type",
+                     *       "type": "urn:sparsecoding:problem:unsupported-media-type"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Invalid input: the problem's detail says what and where */
             422: {
                 headers: {
