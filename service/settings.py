@@ -104,6 +104,14 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="running job without heartbeat → lost"
     )
     max_attempts: int = Field(default=3, ge=1, description="runs of a job before it is failed")
+    fair_slice_s: float = Field(
+        default=60.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="when a tenant's queued jobs find every worker busy with other tenants' "
+        "runs, the busiest tenant's run that has run this long gives its worker up "
+        "(checkpointed, queued again, resumed later)",
+    )
     max_job_seconds: float = Field(
         default=24 * 3600.0,
         gt=0,

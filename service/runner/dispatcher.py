@@ -179,30 +179,71 @@ class Dispatcher:
 
     async def _fill_from_queue(self) -> None:
         """Hand queued jobs to Dask, as many as there are free slots, fairly between tenants
-        (`fair_picks`). When no slot is free and a tenant with queued jobs has nothing in
-        Dask, the newest run of the busiest tenant that has not started yet (a ready slot)
-        gives up its place, so that its tenant's jobs never make another's wait for more
-        than one run to end."""
+        (`fair_picks`). A tenant with queued jobs and none running, while every worker runs
+        another's, gets its turn: the newest run of the busiest tenant that has not started
+        yet (a ready slot) gives up its place, and once the busiest tenant's oldest run has
+        run FAIR_SLICE_S, it gives its worker up (`_ask_to_give_way`)."""
         threads = self._threads()
         if threads == 0 or not self._room_on_disk():
             return
         # Those handed to Dask may still be queued (not started): look past them, but no
         # further than the slots there are, so that a long queue costs little here.
         turns = SLOTS_PER_THREAD * threads + len(self.futures)
-        queued = await self.db.read(lambda s: JobRepository(s).queued_in_turns(turns))
-        waiting = [(job_id, tenant) for job_id, tenant in queued if job_id not in self.futures]
-        if not waiting:
+        queued, running = await self.db.read(
+            lambda s: (
+                JobRepository(s).queued_in_turns(turns),
+                JobRepository(s).running_by_tenant(),
+            )
+        )
+        if not queued:
             return
         load = Counter(self.tenants.values())
         free = SLOTS_PER_THREAD * threads - len(self.futures)
-        if free <= 0 and any(load[tenant] == 0 for _, tenant in waiting):
-            free += await self._make_room(load)
+        starving = {tenant for _, tenant in queued if running[tenant] == 0}
+        if starving and sum(running.values()) >= threads:
+            if free <= 0 and any(load[tenant] == 0 for tenant in starving):
+                free += await self._make_room(load)
+            await self._ask_to_give_way(running)
+        waiting = [(job_id, tenant) for job_id, tenant in queued if job_id not in self.futures]
         chosen = fair_picks(waiting, load, free)
         if chosen:  # whole records only of the jobs to submit
             for job in await self.db.read(self._queued_records, chosen):
                 if job.id not in self.futures:
                     await self._submit(job, priority=-load[job.tenant])
                     load[job.tenant] += 1
+
+    async def _ask_to_give_way(self, running: Counter[str]) -> None:
+        """Every worker runs a job and a tenant with queued jobs has none running: the
+        busiest tenant's oldest run, once it has run FAIR_SLICE_S, is asked to give its worker
+        up (it checkpoints at its next iteration and is queued again, uncounted; resumed
+        later, it ends exactly where it would have). One at a time."""
+        busiest = max(running, key=lambda tenant: running[tenant], default=None)
+        if busiest is None:
+            return
+        theirs = [job_id for job_id, tenant in self.tenants.items() if tenant == busiest]
+        cutoff = now() - self.settings.fair_slice_s
+
+        def ask(session: Session) -> str | None:
+            repo = JobRepository(session)
+            if repo.yielding():
+                return None  # one is giving way already
+            runs = [repo.get_by_id(job_id) for job_id in theirs]
+            started = [
+                job
+                for job in runs
+                if job is not None
+                and job.state == JobState.running
+                and job.run_started_at is not None
+                and job.run_started_at <= cutoff
+            ]
+            if not started:
+                return None
+            oldest = min(started, key=lambda job: job.run_started_at or 0.0)
+            return oldest.id if repo.request_yield(oldest.id) else None
+
+        asked = await self.db.write(ask)
+        if asked is not None:
+            log.info("job %s gives its worker to another tenant's queued job", asked)
 
     def _room_on_disk(self) -> bool:
         """Whether the data disk has SPARSECODING_MIN_FREE_BYTES free: no job starts while it

@@ -2,7 +2,7 @@
 
 A thread beats every `interval` seconds on its own SQLite connection (and at once after the
 run's first progress record): it refreshes the job's heartbeat, writes the progress records
-buffered since the last beat, and reads the cancel flag.
+buffered since the last beat, and reads the cancel and yield flags.
 The fit's callback only appends to the buffer and reads two events, so it never waits on disk.
 """
 
@@ -29,6 +29,7 @@ class RunMonitor:
         self.interval = interval
         self.cancelled = threading.Event()
         self.lost = threading.Event()  # another run owns the job now, or it was given up on
+        self.yielding = threading.Event()  # asked to give the worker to another tenant's job
         self._buffer: list[ProgressRecord] = []
         self._lock = threading.Lock()  # the buffer
         self._db = threading.Lock()  # the connection, used by this thread and the fit's
@@ -66,7 +67,7 @@ class RunMonitor:
         if not self._reported:  # the first progress of a run is shown at once
             self._reported = True
             self._wake.set()
-        return not (self.cancelled.is_set() or self.lost.is_set())
+        return not (self.cancelled.is_set() or self.lost.is_set() or self.yielding.is_set())
 
     def set_phase(self, phase: str) -> None:
         """Record at once what the run is doing ("compiling" the kernels, "fitting")."""
@@ -80,13 +81,16 @@ class RunMonitor:
             records, self._buffer = self._buffer, []
         with self._db, transaction(self._conn, write=True) as session:
             repo = JobRepository(session)
-            flag = repo.heartbeat(self.job_id, self.token)
-            if flag is None:
+            flags = repo.heartbeat(self.job_id, self.token)
+            if flags is None:
                 self.lost.set()
                 return
             repo.add_progress(self.job_id, records)
-        if flag:
+        cancel, give_way = flags
+        if cancel:
             self.cancelled.set()
+        if give_way:
+            self.yielding.set()
 
     def _run(self) -> None:
         while True:

@@ -111,6 +111,11 @@ def _fit_and_store(
         return _finish(conn, job, token, JobState.failed, error=error)
     if monitor.lost.is_set():
         return "lost"
+    if result.stop_reason == "cancelled" and not monitor.cancelled.is_set():
+        # it stopped to give its worker to another tenant's job (its checkpoint is written)
+        with transaction(conn, write=True) as session:
+            done = JobRepository(session).requeue_yielded(job.id, token)
+        return "yielded" if done else "lost"
     if result.stop_reason == "cancelled":
         outcome = _finish(conn, job, token, JobState.cancelled, stop_reason="cancelled")
     else:

@@ -58,12 +58,15 @@ SCHEMA = [
     ) WITHOUT ROWID;
     """,
     # 2: what a running job is doing (compiling kernels, fitting); what a job was warned of when
-    # it was submitted (JSON list); its runtime cap; online objectives that are running
+    # it was submitted (JSON list); its runtime cap; when its current run started and whether
+    # it is asked to give its worker to another tenant; online objectives that are running
     # estimates
     """
     ALTER TABLE jobs ADD COLUMN phase TEXT;
     ALTER TABLE jobs ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]';
     ALTER TABLE jobs ADD COLUMN runtime_cap_s REAL;
+    ALTER TABLE jobs ADD COLUMN run_started_at REAL;
+    ALTER TABLE jobs ADD COLUMN yield_requested INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE job_progress ADD COLUMN estimate INTEGER NOT NULL DEFAULT 0;
     """,
 ]

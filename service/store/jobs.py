@@ -8,6 +8,7 @@ on (requeued, cancelled) can no longer write anything.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict
 
@@ -17,7 +18,8 @@ from .records import JobRecord, JobState, ProgressRecord
 _COLUMNS = (
     "id, tenant, dataset_id, n_components, options, state, created_at, started_at, finished_at, "
     "heartbeat_at, attempts, cancel_requested, run_token, worker, error, stop_reason, n_iter, "
-    "objective, model_id, progress, phase, warnings, runtime_cap_s"
+    "objective, model_id, progress, phase, warnings, runtime_cap_s, run_started_at, "
+    "yield_requested"
 )
 _ACTIVE = (JobState.queued, JobState.running)
 
@@ -99,6 +101,13 @@ class JobRepository:
             (JobState.queued, per_tenant),
         ).fetchall()
         return [(row[0], row[1]) for row in rows]
+
+    def running_by_tenant(self) -> Counter[str]:
+        rows = self.s.execute(
+            "SELECT tenant, count(*) FROM jobs WHERE state = ? GROUP BY tenant",
+            (JobState.running,),
+        ).fetchall()
+        return Counter({row[0]: int(row[1]) for row in rows})
 
     def request_cancel(self, job_id: str) -> None:
         """A queued job is cancelled at once; a running one when its worker next looks."""
@@ -195,20 +204,53 @@ class JobRepository:
         cur = self.s.execute(
             "UPDATE jobs SET state = ?, run_token = ?, worker = ?, attempts = attempts + 1, "
             "started_at = coalesce(started_at, ?), heartbeat_at = ?, phase = 'fitting', "
-            "error = NULL "  # why an earlier run ended is history once another runs
+            "error = NULL, "  # why an earlier run ended is history once another runs
+            "run_started_at = ?, yield_requested = 0 "
             "WHERE id = ? AND state = ? AND cancel_requested = 0",
-            (JobState.running, token, worker, t, t, job_id, JobState.queued),
+            (JobState.running, token, worker, t, t, t, job_id, JobState.queued),
         )
         return self.get_by_id(job_id) if cur.rowcount else None
 
-    def heartbeat(self, job_id: str, token: str) -> bool | None:
-        """Record that the run is alive; None if it no longer owns the job, else cancel flag."""
+    def heartbeat(self, job_id: str, token: str) -> tuple[bool, bool] | None:
+        """Record that the run is alive; None if it no longer owns the job, else the flags
+        (cancel requested, yield requested)."""
         row = self.s.execute(
             "UPDATE jobs SET heartbeat_at = ? WHERE id = ? AND run_token = ? AND state = ? "
-            "RETURNING cancel_requested",
+            "RETURNING cancel_requested, yield_requested",
             (now(), job_id, token, JobState.running),
         ).fetchone()
-        return None if row is None else bool(row[0])
+        return None if row is None else (bool(row[0]), bool(row[1]))
+
+    def request_yield(self, job_id: str) -> bool:
+        """Ask the running job to give its worker up (it checkpoints, and is queued again)."""
+        cur = self.s.execute(
+            "UPDATE jobs SET yield_requested = 1 WHERE id = ? AND state = ?",
+            (job_id, JobState.running),
+        )
+        return cur.rowcount > 0
+
+    def yielding(self) -> list[str]:
+        """Running jobs asked to yield that have not yet."""
+        rows = self.s.execute(
+            "SELECT id FROM jobs WHERE state = ? AND yield_requested = 1", (JobState.running,)
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def requeue_yielded(self, job_id: str, token: str) -> bool:
+        """The run gave its worker up as asked: queued again, the attempt not counted."""
+        cur = self.s.execute(
+            "UPDATE jobs SET state = ?, attempts = max(attempts - 1, 0), run_token = NULL, "
+            "worker = NULL, yield_requested = 0, error = ? "
+            "WHERE id = ? AND run_token = ? AND state = ?",
+            (
+                JobState.queued,
+                "paused to let another tenant's job run; it resumes from its checkpoint",
+                job_id,
+                token,
+                JobState.running,
+            ),
+        )
+        return cur.rowcount > 0
 
     def set_phase(self, job_id: str, token: str, phase: str) -> None:
         """What the run owning the job is doing now ("compiling", "fitting")."""

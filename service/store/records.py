@@ -63,6 +63,8 @@ class JobRecord:
     phase: str | None = None  # while running: "compiling" (kernels) or "fitting"
     warnings: tuple[str, ...] = ()  # what the submission was warned of
     runtime_cap_s: float | None = None  # seconds of fitting it may use over all its runs
+    run_started_at: float | None = None  # when its current (or last) run claimed it
+    yield_requested: bool = False  # asked to give its worker to another tenant's job
 
     @property
     def terminal(self) -> bool:
@@ -76,6 +78,7 @@ class JobRecord:
         data["warnings"] = tuple(json.loads(data["warnings"]))
         data["state"] = JobState(data["state"])
         data["cancel_requested"] = bool(data["cancel_requested"])
+        data["yield_requested"] = bool(data["yield_requested"])
         return cls(**data)
 
 

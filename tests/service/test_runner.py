@@ -193,3 +193,38 @@ def test_fair_picks_serve_the_least_served_tenant_first() -> None:
     assert fair_picks(waiting, Counter({"alice": 2}), 4) == ["b1", "c1", "a1", "a2"]
     assert fair_picks(waiting, Counter({"bob": 1, "carol": 5}), 5) == ["a1", "b1", "a2", "a3", "c1"]
     assert fair_picks(waiting, Counter(), 0) == []
+
+
+async def test_endless_jobs_give_their_workers_to_another_tenant_in_turn(
+    tmp_path: Path, dask_scheduler: str
+) -> None:
+    """Alice's two endless jobs run on both workers: past the fair slice one of them gives
+    its worker to Bob's short job (checkpointed, queued again, uncounted), then resumes from
+    its checkpoint (its iterations go on from where they were)."""
+    settings = make_settings(tmp_path, dask_scheduler, fair_slice_s=1.0)
+    app = create_app(settings)
+    async with running(app):
+        async with (
+            in_process_client(app, ALICE_KEY) as alice,
+            in_process_client(app, BOB_KEY) as bob,
+        ):
+            dataset = await upload(alice, matrix(2000, 64))
+            alices = [(await submit(alice, dataset_id=dataset, **LONG_FIT))["id"] for _ in range(2)]
+            for job_id in alices:
+                await wait_for(alice, job_id, {"running"}, predicate=lambda j: j["progress"])
+            short = await submit(bob, data=matrix(100, 8).tolist(), n_components=2, max_iter=3)
+            theirs = await wait_for(bob, short["id"], timeout=60)
+            states = [(await alice.get(f"/v1/jobs/{job_id}")).json() for job_id in alices]
+            assert theirs["state"] == "succeeded", theirs
+            assert all(j["state"] in ("queued", "running") for j in states), states
+            paused = next(j for j in states if j["state"] == "queued" or j["attempts"] == 1)
+            before = paused["progress"]["iteration"]
+            resumed = await wait_for(
+                alice, paused["id"], {"running"},
+                predicate=lambda j: j["progress"]["iteration"] > before,
+            )  # fmt: skip
+            assert resumed["attempts"] == 1, resumed  # giving way cost no attempt
+            for job_id in alices:
+                await alice.post(f"/v1/jobs/{job_id}/cancel")
+            for job_id in alices:
+                assert (await wait_for(alice, job_id))["state"] == "cancelled"

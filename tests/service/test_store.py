@@ -41,10 +41,10 @@ def test_claim_heartbeat_finish_need_the_current_token(conn) -> None:  # type: i
         claimed = jobs.claim("job_1", "A", "w1")
         assert claimed is not None and claimed.state == "running" and claimed.attempts == 1
         assert jobs.claim("job_1", "B", "w2") is None  # already running
-        assert jobs.heartbeat("job_1", "A") is False
+        assert jobs.heartbeat("job_1", "A") == (False, False)  # (cancel, yield) asked
         assert jobs.heartbeat("job_1", "B") is None
         jobs.request_cancel("job_1")
-        assert jobs.heartbeat("job_1", "A") is True
+        assert jobs.heartbeat("job_1", "A") == (True, False)
         assert not jobs.finish("job_1", "B", JobState.succeeded)
         assert jobs.finish("job_1", "A", JobState.cancelled)
         job = jobs.get_by_id("job_1")
@@ -128,3 +128,19 @@ def test_finalize_converts_float16_to_float32(tmp_path: Path) -> None:
     shape, dtype = finalize_upload(tmp, tmp_path / "final.npy")
     assert (shape, dtype) == ((4, 2), "float32") and not tmp.exists()
     assert np.load(tmp_path / "final.npy").dtype == np.float32
+
+
+def test_a_run_asked_to_give_way_is_queued_again_uncounted(conn) -> None:  # type: ignore[no-untyped-def]
+    _job(conn)
+    with transaction(conn, write=True) as s:
+        jobs = JobRepository(s)
+        jobs.claim("job_1", "A", "w")
+        assert jobs.request_yield("job_1") and jobs.yielding() == ["job_1"]
+        assert jobs.heartbeat("job_1", "A") == (False, True)
+        assert not jobs.requeue_yielded("job_1", "B")  # not its run
+        assert jobs.requeue_yielded("job_1", "A")
+        job = jobs.get_by_id("job_1")
+        assert job is not None and job.state == "queued" and job.attempts == 0
+        assert job.yield_requested is False and "another tenant" in (job.error or "")
+        again = jobs.claim("job_1", "C", "w")
+        assert again is not None and again.attempts == 1 and again.error is None
