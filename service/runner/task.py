@@ -118,6 +118,8 @@ def _fit_and_store(
         return "yielded" if done else "lost"
     if result.stop_reason == "cancelled":
         outcome = _finish(conn, job, token, JobState.cancelled, stop_reason="cancelled")
+    elif not np.isfinite(result.dictionary).all():  # no model that no one can use
+        return _finish(conn, job, token, JobState.failed, error=_DIVERGED)
     else:
         capped = result.stop_reason == "time_limit" and options.get("time_limit") != asked
         stop_reason = "runtime_cap" if capped else result.stop_reason
@@ -130,6 +132,12 @@ def _fit_and_store(
     checkpoint.unlink(missing_ok=True)
     _parallel_checkpoint(checkpoint).unlink(missing_ok=True)
     return outcome
+
+
+_DIVERGED = (
+    "the fit diverged: its dictionary has NaN or infinite values (no model was stored); "
+    "check the data's scale and the options"
+)
 
 
 def _prepare_kernels(

@@ -7,6 +7,7 @@ import asyncio
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from service_testing import (
     ALICE_KEY,
@@ -228,3 +229,29 @@ async def test_endless_jobs_give_their_workers_to_another_tenant_in_turn(
                 await alice.post(f"/v1/jobs/{job_id}/cancel")
             for job_id in alices:
                 assert (await wait_for(alice, job_id))["state"] == "cancelled"
+
+
+async def test_a_fit_that_diverges_fails_instead_of_storing_a_nan_model(
+    tmp_path: Path, idle_scheduler: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever made it (options are checked finite, but a fit may still blow up), a
+    dictionary with NaN in it is no model: the job fails saying so, nothing is stored."""
+    import solvers
+    from service.runner import task
+
+    job_id = await _queued_job(tmp_path, idle_scheduler)
+    real_fit = solvers.fit
+
+    def diverging_fit(*args: object, **kwargs: object) -> solvers.FitResult:
+        result = real_fit(*args, **kwargs)  # type: ignore[arg-type]
+        result.dictionary[0, 0] = np.nan
+        return result
+
+    monkeypatch.setattr(task.solvers, "fit", diverging_fit)
+    outcome = task.run_job(str(tmp_path), job_id, 0.2, 0.5)
+    assert outcome == "failed"
+    app = create_app(make_settings(tmp_path, idle_scheduler))
+    async with running(app), in_process_client(app) as client:
+        job = (await client.get(f"/v1/jobs/{job_id}")).json()
+        assert job["state"] == "failed" and "diverged" in job["error"] and job["model_id"] is None
+        assert (await client.get("/v1/models")).json()["count"] == 0
