@@ -146,6 +146,7 @@ def create_app(settings: Settings | None = None, prestarted: Prestarted | None =
         default=settings.max_json_bytes,
         uploads=settings.max_upload_bytes,
         upload_path="/v1/datasets",
+        in_flight_budget=settings.max_json_in_flight_bytes,
     )
 
     def openapi() -> dict[str, Any]:

@@ -84,3 +84,12 @@ class InsufficientStorage(ServiceError):
 
 class NotReady(ServiceError):
     status, slug, title = 503, "not-ready", "Service not ready"
+
+
+class Overloaded(ServiceError):
+    """Too much is being received at once: the client is asked to come back shortly."""
+
+    status, slug, title = 503, "overloaded", "Service overloaded"
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.extensions.get("retry_after", 1))}

@@ -85,6 +85,12 @@ class Settings(BaseSettings):
 
     max_upload_bytes: int = Field(default=4 * 2**30, gt=0)
     max_json_bytes: int = Field(default=64 * 2**20, gt=0)
+    max_json_in_flight_bytes: int = Field(
+        default=256 * 2**20,
+        gt=0,
+        description="JSON bodies over 1 MiB received and parsed at once, in bytes; one more "
+        "gets 503 with Retry-After (one body alone is always taken)",
+    )
     max_n_components: int = Field(default=4096, gt=0)
     max_queued_jobs: int = Field(default=64, gt=0, description="queued jobs per tenant before 429")
     retry_after_s: int = Field(default=5, gt=0)

@@ -30,7 +30,7 @@ DatasetId = Annotated[
     summary="Upload a matrix",
     responses={
         201: {"description": "Stored", "headers": location("the dataset's URL")},
-        **problems(413, 415, 422, 507),
+        **problems(413, 415, 422, 503, 507),
     },
     openapi_extra=request_body(
         "MatrixUpload",

@@ -134,7 +134,7 @@ def job_response(
                 },
             },
         },
-        **problems(400, 404, 409, 413, 415, 422, 429, 507),
+        **problems(400, 404, 409, 413, 415, 422, 429, 503, 507),
     },
     openapi_extra={
         "requestBody": {

@@ -80,7 +80,7 @@ def _parse_options(raw: dict[str, Any]) -> EncodeOptions:
     summary="Encode rows with a model",
     responses={
         **npy_or_json("The codes (n_samples, n_components)"),
-        **problems(404, 406, 413, 415, 422),
+        **problems(404, 406, 413, 415, 422, 503),
     },
     openapi_extra=request_body(
         "EncodeRequest",

@@ -24,7 +24,8 @@ _DESCRIPTIONS = {
     415: "Unsupported Content-Type",
     422: "Invalid input: the problem's detail says what and where",
     429: "Too many queued jobs for this tenant; retry after Retry-After seconds",
-    503: "Not ready: the database or the Dask cluster is not available",
+    503: "Not ready (the database or the Dask cluster is not available) or overloaded (too "
+    "many large bodies at once); retry after Retry-After seconds where it is given",
     507: "Not enough room on the data disk (SPARSECODING_MIN_FREE_BYTES stays free)",
 }
 
@@ -68,7 +69,7 @@ def problem_response(status: int) -> dict[str, Any]:
         entry["headers"] = {
             "WWW-Authenticate": {"schema": {"type": "string"}, "description": "`Bearer`"}
         }
-    if status == 429:
+    if status in (429, 503):
         entry["headers"] = {
             "Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}
         }

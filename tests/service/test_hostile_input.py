@@ -276,3 +276,57 @@ async def test_a_big_json_body_is_parsed_while_other_requests_go_on(
     dataset = (await client.get(f"/v1/datasets/{r.json()['dataset_id']}")).json()
     assert dataset["n_samples"] == 250_000
     assert (await wait_for(client, r.json()["id"], timeout=120))["state"] == "succeeded"
+
+
+async def test_too_many_large_bodies_at_once_get_503_with_retry_after(
+    tmp_path: Any, idle_scheduler: str
+) -> None:
+    """Large JSON bodies are held in memory while received and parsed: past the operator's
+    bound on those in flight, one more is asked to come back (503 + Retry-After) before a byte
+    of it is read; small requests go on, and the bound frees when the first body is done."""
+    import asyncio
+
+    from service_testing import ALICE_KEY, auth, in_process_client, make_settings, running
+
+    from service.app import create_app
+
+    body = _rows_body(20_000, 16)  # about 2.4 MiB of rows
+    settings = make_settings(tmp_path, idle_scheduler, max_json_in_flight_bytes=len(body) + 1)
+    async with running(create_app(settings)) as app, in_process_client(app, ALICE_KEY) as client:
+        release = asyncio.Event()
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:  # half the body, then a slow client
+            if not sent and not release.is_set():
+                sent.append({})
+                return {"type": "http.request", "body": body[:1000], "more_body": True}
+            await release.wait()
+            return {"type": "http.request", "body": body[1000:], "more_body": False}
+
+        responses: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            responses.append(message)
+
+        headers = [(k.lower().encode(), v.encode()) for k, v in auth(ALICE_KEY).items()]
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "method": "POST", "scheme": "http", "path": "/v1/datasets",
+            "raw_path": b"/v1/datasets", "query_string": b"", "root_path": "",
+            "server": ("testserver", 80), "client": ("127.0.0.1", 1),
+            "headers": [*headers, (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode())],
+        }  # fmt: skip
+        slow = asyncio.create_task(app(scope, receive, send))
+        await asyncio.sleep(0.1)  # the slow body holds its place
+        r = await client.post("/v1/datasets", content=body, headers=JSON)
+        problem = assert_problem(r, 503, "overloaded")
+        assert int(r.headers["Retry-After"]) >= 1 and "npy" in problem["detail"]
+        small = await client.post("/v1/datasets", content=_rows_body(50, 4), headers=JSON)
+        assert small.status_code == 201, small.text
+        assert (await client.get("/v1/datasets")).json()["count"] == 1  # nothing else stored
+        release.set()
+        await slow
+        assert next(m for m in responses if m["type"] == "http.response.start")["status"] == 201
+        again = await client.post("/v1/datasets", content=body, headers=JSON)
+        assert again.status_code == 201, again.text

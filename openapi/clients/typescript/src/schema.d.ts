@@ -1059,9 +1059,11 @@ export interface operations {
                     "application/json": components["schemas"]["Readiness"];
                 };
             };
-            /** @description Not ready: the database or the Dask cluster is not available */
+            /** @description Not ready (the database or the Dask cluster is not available) or overloaded (too many large bodies at once); retry after Retry-After seconds where it is given */
             503: {
                 headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1070,7 +1072,7 @@ export interface operations {
                      *       "detail": "no Dask worker is connected",
                      *       "instance": "/v1/…",
                      *       "status": 503,
-                     *       "title": "Not ready",
+                     *       "title": "Not ready (the database or the Dask cluster is not available) or overloaded (too many large bodies at once); retry after Retry-After seconds where it is given",
                      *       "type": "urn:sparsecoding:problem:not-ready"
                      *     }
                      */
@@ -1117,9 +1119,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not ready: the database or the Dask cluster is not available */
+            /** @description Not ready (the database or the Dask cluster is not available) or overloaded (too many large bodies at once); retry after Retry-After seconds where it is given */
             503: {
                 headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1128,7 +1132,7 @@ export interface operations {
                      *       "detail": "no Dask worker is connected",
                      *       "instance": "/v1/…",
                      *       "status": 503,
-                     *       "title": "Not ready",
+                     *       "title": "Not ready (the database or the Dask cluster is not available) or overloaded (too many large bodies at once); retry after Retry-After seconds where it is given",
                      *       "type": "urn:sparsecoding:problem:not-ready"
                      *     }
                      */
@@ -1316,6 +1320,26 @@ export interface operations {
                      *       "status": 422,
                      *       "title": "Invalid input",
                      *       "type": "urn:sparsecoding:problem:validation"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not ready (the database or the Dask cluster is not available) or overloaded (too many large bodies at once); retry after Retry-After seconds where it is given */
+            503: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "no Dask worker is connected",
+                     *       "instance": "/v1/…",
+                     *       "status": 503,
+                     *       "title": "Not ready (the database or the Dask cluster is not available) or overloaded (too many large bodies at once); retry after Retry-After seconds where it is given",
+                     *       "type": "urn:sparsecoding:problem:not-ready"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -1752,6 +1776,26 @@ export interface operations {
                      *       "status": 429,
                      *       "title": "Too many queued jobs for this tenant; retry after Retry-After seconds",
                      *       "type": "urn:sparsecoding:problem:too-many-queued-jobs"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not ready (the database or the Dask cluster is not available) or overloaded (too many large bodies at once); retry after Retry-After seconds where it is given */
+            503: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "no Dask worker is connected",
+                     *       "instance": "/v1/…",
+                     *       "status": 503,
+                     *       "title": "Not ready (the database or the Dask cluster is not available) or overloaded (too many large bodies at once); retry after Retry-After seconds where it is given",
+                     *       "type": "urn:sparsecoding:problem:not-ready"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2655,6 +2699,26 @@ export interface operations {
                      *       "status": 422,
                      *       "title": "Invalid input",
                      *       "type": "urn:sparsecoding:problem:validation"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not ready (the database or the Dask cluster is not available) or overloaded (too many large bodies at once); retry after Retry-After seconds where it is given */
+            503: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "no Dask worker is connected",
+                     *       "instance": "/v1/…",
+                     *       "status": 503,
+                     *       "title": "Not ready (the database or the Dask cluster is not available) or overloaded (too many large bodies at once); retry after Retry-After seconds where it is given",
+                     *       "type": "urn:sparsecoding:problem:not-ready"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
