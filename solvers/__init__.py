@@ -14,6 +14,7 @@ from .kernels import compile_kernels, kernels_cached
 from .options import DEFAULTS, FitOptions
 from .result import FitResult, Progress
 from .validation import validate_data, working_dtype
+from .value_scan import ValueScan
 
 __all__ = [
     "DEFAULTS",
@@ -23,6 +24,7 @@ __all__ = [
     "FitWarning",
     "InvalidInputError",
     "Progress",
+    "ValueScan",
     "available_backends",
     "compile_kernels",
     "dictionary_residual",

@@ -10,8 +10,9 @@ import numpy as np
 
 from .errors import FitWarning, InvalidInputError
 from .options import BACKENDS, CODE_SOLVERS, DEFAULTS, INITS, MODES, FitOptions
+from .value_scan import ValueScan
 
-# Rows scanned at once for NaN/Inf, so that a memory-mapped matrix is never loaded whole.
+# Rows scanned at once (NaN/Inf, magnitude): a memory-mapped matrix is never loaded whole.
 _SCAN_ROWS = 65536
 
 
@@ -20,7 +21,8 @@ def validate_data(X: Any, name: str = "X", dtype: str | None = None) -> np.ndarr
 
     Integers and booleans become float64, float16 becomes float32, and `dtype` forces one of
     the two. Raises InvalidInputError for anything else: not 2-D, empty, complex, non-numeric,
-    NaN or Inf (with their count and the first position).
+    NaN or Inf (with their count and the first position), values too large for the dtype's
+    arithmetic (`value_scan`).
     """
     if not isinstance(X, np.ndarray):
         try:
@@ -58,22 +60,12 @@ def working_dtype(stored: Any, requested: str | None = None) -> np.dtype:
 
 
 def _check_finite(X: np.ndarray, name: str) -> None:
-    bad_total = 0
-    first: tuple[int, int] | None = None
+    scan = ValueScan()
     for start in range(0, X.shape[0], _SCAN_ROWS):
-        block = np.asarray(X[start : start + _SCAN_ROWS])
-        bad = ~np.isfinite(block)
-        count = int(np.count_nonzero(bad))
-        if count and first is None:
-            row, col = np.argwhere(bad)[0]
-            first = (start + int(row), int(col))
-        bad_total += count
-    if first is not None:
-        value = X[first]
-        raise InvalidInputError(
-            f"{name} contains {bad_total} NaN or Inf value(s); the first is {value} "
-            f"at row {first[0]}, column {first[1]}"
-        )
+        scan.add(np.asarray(X[start : start + _SCAN_ROWS]))
+    problem = scan.problem(name, X.shape)
+    if problem is not None:
+        raise InvalidInputError(problem)
 
 
 def validate_dictionary(W: Any, n_features: int, n_components: int | None = None) -> np.ndarray:

@@ -158,43 +158,33 @@ def check_matrix(X: np.ndarray) -> np.ndarray:
         raise InvalidArray(str(exc)) from exc
 
 
-def scan_finite(path: Path, header: NpyHeader) -> None:
-    """Raise InvalidArray naming the count and first position of NaN/Inf values.
+def scan_values(path: Path, header: NpyHeader) -> None:
+    """Raise InvalidArray when the values are unusable (`solvers.ValueScan`: NaN/Inf, with
+    their count and first position, or too large in magnitude).
 
     The file is read in blocks (not memory-mapped), so checking it costs a block of memory,
     whatever its size.
     """
     total = math.prod(header.shape)
-    bad_count, first = 0, -1
-    first_value = 0.0
+    scan = solvers.ValueScan()
     with open(path, "rb") as f:
         f.seek(header.data_offset)
-        done = 0
-        while done < total:
-            block = np.fromfile(f, dtype=header.dtype, count=min(_SCAN_ITEMS, total - done))
+        while scan.done < total:
+            block = np.fromfile(f, dtype=header.dtype, count=min(_SCAN_ITEMS, total - scan.done))
             if block.size == 0:
                 raise InvalidArray("malformed .npy file: shorter than its header says")
-            bad = ~np.isfinite(block)
-            count = int(np.count_nonzero(bad))
-            if count and first < 0:
-                at = int(np.argmax(bad))
-                first, first_value = done + at, float(block[at])
-            bad_count += count
-            done += block.size
-    _report_non_finite(header, bad_count, first, first_value)
+            scan.add(block)
+    _report(scan, header)
 
 
-def _report_non_finite(header: NpyHeader, bad_count: int, first: int, first_value: float) -> None:
-    if bad_count:
-        row, col = np.unravel_index(first, header.shape, order="F" if header.fortran_order else "C")
-        raise InvalidArray(
-            f"data contains {bad_count} NaN or Inf value(s); the first is {first_value} "
-            f"at row {row}, column {col}"
-        )
+def _report(scan: solvers.ValueScan, header: NpyHeader) -> None:
+    problem = scan.problem("data", header.shape, header.fortran_order)
+    if problem is not None:
+        raise InvalidArray(problem)
 
 
 class StreamScan:
-    """`scan_finite` done on an upload's bytes as they arrive, so that the file is not read
+    """`scan_values` done on an upload's bytes as they arrive, so that the file is not read
     back: only for native float32/float64 data (anything else is scanned after conversion,
     as before). Feed it every byte in order; it never raises, `finalize_upload` does."""
 
@@ -203,10 +193,7 @@ class StreamScan:
     def __init__(self) -> None:
         self.header: tuple[tuple[int, ...], np.dtype, bool, int] | None = None
         self.usable = True
-        self.done = 0
-        self.bad_count = 0
-        self.first = -1
-        self.first_value = 0.0
+        self.values = solvers.ValueScan()
         self._pending = b""
 
     def feed(self, data: bytes) -> None:
@@ -225,14 +212,7 @@ class StreamScan:
         if usable < len(data):
             self._pending = data[usable:]
         if usable:
-            block = np.frombuffer(data, dtype=self.header[1], count=usable // itemsize)
-            bad = ~np.isfinite(block)
-            count = int(np.count_nonzero(bad))
-            if count and self.first < 0:
-                at = int(np.argmax(bad))
-                self.first, self.first_value = self.done + at, float(block[at])
-            self.bad_count += count
-            self.done += block.size
+            self.values.add(np.frombuffer(data, dtype=self.header[1], count=usable // itemsize))
 
     def _parse_header(self) -> bool:
         f = io.BytesIO(self._pending)
@@ -260,7 +240,7 @@ class StreamScan:
             self.usable
             and self.header
             == (header.shape, header.dtype, header.fortran_order, header.data_offset)
-            and self.done == total
+            and self.values.done == total
             and not self._pending
         )
 
@@ -291,9 +271,9 @@ def finalize_upload(
             with open(tmp, "rb") as f:
                 header = read_header(f, os.fstat(f.fileno()).st_size)
         if scanned is not None and scanned.covers(header):
-            _report_non_finite(header, scanned.bad_count, scanned.first, scanned.first_value)
+            _report(scanned.values, header)
         else:
-            scan_finite(tmp, header)
+            scan_values(tmp, header)
         publish(tmp, final)
         return (int(header.shape[0]), int(header.shape[1])), target.name
     finally:

@@ -155,6 +155,39 @@ async def test_matrix_entries_are_numbers_only_everywhere(
     assert await _counts(client) == before
 
 
+async def test_values_too_large_for_the_arithmetic_are_refused_everywhere(
+    client: httpx.AsyncClient, model_id: str
+) -> None:
+    """Finite values whose squares overflow float64 (1e160 and up): stored, they made fits
+    that "succeeded" with codes of zero and an objective of null. Refused as every other
+    unusable matrix is: uploads (.npy scanned as it streams, and after conversion), inline job
+    data and encode, with the same words, nothing stored."""
+    X = matrix(40, 16)
+    X[3, 5] = 1e160
+    before = await _counts(client)
+    json_body = json.dumps({"data": X.tolist()}).encode()
+    answers = [
+        await client.post("/v1/datasets", content=npy(X), headers={"Content-Type": NPY}),
+        await client.post(
+            "/v1/datasets", content=npy(X.astype(">f8")), headers={"Content-Type": NPY}
+        ),
+        await client.post("/v1/datasets", content=json_body, headers=JSON),
+        await client.post(
+            "/v1/jobs",
+            content=json.dumps({"data": X.tolist(), "n_components": 2}).encode(),
+            headers=JSON,
+        ),
+        await client.post(f"/v1/models/{model_id}/encode", content=json_body, headers=JSON),
+        await client.post(
+            f"/v1/models/{model_id}/encode", content=npy(X), headers={"Content-Type": NPY}
+        ),
+    ]
+    for r in answers:
+        detail = assert_problem(r, 422, "invalid-array")["detail"]
+        assert "too large in magnitude for float64" in detail and "1e+160" in detail, detail
+    assert await _counts(client) == before
+
+
 async def test_boolean_npy_is_refused_as_json_booleans_are(client: httpx.AsyncClient) -> None:
     body = npy(np.ones((3, 2), dtype=bool))
     r = await client.post("/v1/datasets", content=body, headers={"Content-Type": NPY})

@@ -62,6 +62,38 @@ def test_nan_and_inf_are_counted_and_located(X):
         solvers.encode(X, np.array([[1.0, np.inf, 0, 0, 0, 0]]), alpha=0.1)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_values_whose_squares_overflow_are_refused(dtype):
+    """Finite data whose ‖X‖² overflows the working dtype would give codes of zero and an
+    objective of NaN (and Inf in every product of the fit): refused, with the magnitude."""
+    big = float(np.sqrt(np.finfo(dtype).max))  # one such value's square is the dtype's max
+    X = np.random.default_rng(0).standard_normal((30, 5))
+    X[7, 3] = big
+    with pytest.raises(solvers.InvalidInputError, match=rf"too large in magnitude for {dtype}"):
+        solvers.fit(X.astype(dtype), 2)
+    with pytest.raises(solvers.InvalidInputError, match=r"largest magnitude is 1\.\d+e\+"):
+        solvers.encode(np.eye(2, 5), X.astype(dtype), alpha=0.1)
+    X[7, 3] = big / 100  # a hundred times smaller: usable, and the fit stays finite
+    result = solvers.fit(X.astype(dtype), 2, max_iter=5)
+    assert np.isfinite(result.objective) and np.all(np.isfinite(result.dictionary))
+
+
+def test_the_value_scan_counts_blocks_as_one_matrix():
+    """Fed in blocks, the scan locates the first NaN in the whole matrix's order (C, or
+    Fortran for a Fortran-order file) and sums squares over every block."""
+    X = np.arange(12.0).reshape(3, 4)
+    X[2, 1] = np.nan
+    for order, blocks in [("C", [X.ravel()[:5], X.ravel()[5:]]), ("F", [X.ravel("F")])]:
+        scan = solvers.ValueScan()
+        for block in blocks:
+            scan.add(block)
+        assert "row 2, column 1" in scan.problem("X", X.shape, fortran_order=order == "F")
+    scan = solvers.ValueScan()
+    scan.add(np.ones(6))
+    scan.add(np.full((2, 2), 2.0))
+    assert scan.sum_sq == 22.0 and scan.largest == 2.0 and scan.problem("X", (5, 2)) is None
+
+
 @pytest.mark.parametrize(
     ("n_components", "options", "message"),
     [
