@@ -135,6 +135,8 @@ def read_header(f: IO[bytes], size: int) -> NpyHeader:
         raise InvalidArray(f"dtype {dtype} is not numeric; send float32 or float64")
     if len(shape) != 2:
         raise InvalidArray(f"expected a 2-D matrix (n_samples, n_features); got shape {shape}")
+    if any(isinstance(d, bool) for d in shape):  # numpy takes True for 1
+        raise InvalidArray(f"malformed .npy file: shape {tuple(shape)} holds a boolean")
     if any(d < 0 for d in shape):
         raise InvalidArray(f"malformed .npy file: negative dimension in shape {tuple(shape)}")
     if 0 in shape:

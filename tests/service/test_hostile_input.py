@@ -77,6 +77,14 @@ async def test_a_header_parse_error_names_no_memory_address(client: httpx.AsyncC
     assert "malformed .npy file" in detail and " at 0x" not in detail
 
 
+async def test_a_boolean_dimension_is_malformed(client: httpx.AsyncClient) -> None:
+    """numpy reads shape (True, 2) as (1, 2); a header that says True is not a shape."""
+    body = npy_header("<f8", (True, 2)) + np.zeros(2).tobytes()
+    r = await client.post("/v1/datasets", content=body, headers={"Content-Type": NPY})
+    assert "holds a boolean" in assert_problem(r, 422, "invalid-array")["detail"]
+    assert await _counts(client) == (0, 0)
+
+
 @pytest.mark.parametrize(
     "option", ["dictionary_penalty", "tol", "code_tol", "time_limit", "alpha", "averaging"]
 )
