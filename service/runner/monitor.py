@@ -4,6 +4,12 @@ A thread beats every `interval` seconds on its own SQLite connection (and at onc
 run's first progress record): it refreshes the job's heartbeat, writes the progress records
 buffered since the last beat, and reads the cancel and yield flags.
 The fit's callback only appends to the buffer and reads two events, so it never waits on disk.
+
+Not every iteration is kept: a small fit runs a thousand iterations a second, which for a day
+(the default runtime cap) would be 86 million rows, and every event stream that follows it
+would send each. `ProgressThinning` keeps every record of a run's first KEEP_ALL iterations,
+then records at least SPACING of the elapsed time apart (SPACING_S at the least), and always
+the newest one at each beat, so a job's latest progress is never older than a beat.
 """
 
 from __future__ import annotations
@@ -21,6 +27,38 @@ from ..store.records import ProgressRecord
 
 log = logging.getLogger("service.runner")
 
+KEEP_ALL = 1000  # iterations of a run whose every record is kept
+SPACING = 1e-3  # then a record at least this fraction of the elapsed time after the last one
+SPACING_S = 0.05  # and at least this many seconds after it: about 10,000 records a day
+
+
+class ProgressThinning:
+    """Which progress records of one run are stored (see the module's docstring)."""
+
+    def __init__(self) -> None:
+        self.kept_at: float | None = None  # elapsed_s of the last record kept
+        self.newest: ProgressRecord | None = None  # the newest record not kept (yet)
+
+    def keeps(self, record: ProgressRecord) -> bool:
+        spacing = max(SPACING_S, SPACING * record.elapsed_s)
+        keep = (
+            record.iteration <= KEEP_ALL
+            or self.kept_at is None
+            or record.elapsed_s - self.kept_at >= spacing
+        )
+        if keep:
+            self.kept_at, self.newest = record.elapsed_s, None
+        else:
+            self.newest = record
+        return keep
+
+    def take_newest(self) -> ProgressRecord | None:
+        """The newest record not kept, now kept (written at a beat, the last one included)."""
+        newest, self.newest = self.newest, None
+        if newest is not None:
+            self.kept_at = newest.elapsed_s
+        return newest
+
 
 class RunMonitor:
     def __init__(self, database: Path, job_id: str, token: str, interval: float) -> None:
@@ -31,6 +69,7 @@ class RunMonitor:
         self.lost = threading.Event()  # another run owns the job now, or it was given up on
         self.yielding = threading.Event()  # asked to give the worker to another tenant's job
         self._buffer: list[ProgressRecord] = []
+        self._thinning = ProgressThinning()
         self._lock = threading.Lock()  # the buffer
         self._db = threading.Lock()  # the connection, used by this thread and the fit's
         self._stop = threading.Event()
@@ -63,7 +102,8 @@ class RunMonitor:
             estimate=bool(progress.estimate),
         )
         with self._lock:
-            self._buffer.append(record)
+            if self._thinning.keeps(record):
+                self._buffer.append(record)
         if not self._reported:  # the first progress of a run is shown at once
             self._reported = True
             self._wake.set()
@@ -79,6 +119,9 @@ class RunMonitor:
             return
         with self._lock:
             records, self._buffer = self._buffer, []
+            newest = self._thinning.take_newest()
+        if newest is not None:
+            records.append(newest)
         with self._db, transaction(self._conn, write=True) as session:
             repo = JobRepository(session)
             flags = repo.heartbeat(self.job_id, self.token)

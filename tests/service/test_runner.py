@@ -255,3 +255,30 @@ async def test_a_fit_that_diverges_fails_instead_of_storing_a_nan_model(
         job = (await client.get(f"/v1/jobs/{job_id}")).json()
         assert job["state"] == "failed" and "diverged" in job["error"] and job["model_id"] is None
         assert (await client.get("/v1/models")).json()["count"] == 0
+
+
+def test_progress_thinning_keeps_a_days_records_to_thousands() -> None:
+    """A run at 100 iterations a second for two hours: every record of the first thousand
+    iterations, then records spaced by at least 0.05 s and 0.1% of the elapsed time; the
+    newest record not kept is handed over at a beat."""
+    import itertools
+
+    from service.runner.monitor import KEEP_ALL, ProgressThinning
+    from service.store.records import ProgressRecord
+
+    thinning = ProgressThinning()
+    kept: list[ProgressRecord] = []
+    for i in range(1, 720_001):
+        record = ProgressRecord(i, 0.0, 1.0, i / 100, 0.0, False)
+        if thinning.keeps(record):
+            kept.append(record)
+    assert [r.iteration for r in kept[:KEEP_ALL]] == list(range(1, KEEP_ALL + 1))
+    later = kept[KEEP_ALL - 1 :]
+    assert all(
+        b.elapsed_s - a.elapsed_s >= max(0.05, 1e-3 * b.elapsed_s) - 1e-9
+        for a, b in itertools.pairwise(later)
+    )
+    assert len(kept) < 8000  # of 720,000
+    newest = thinning.take_newest()
+    assert (newest or kept[-1]).iteration == 720_000  # the last is never lost
+    assert thinning.take_newest() is None
