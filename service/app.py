@@ -126,6 +126,7 @@ def create_app(settings: Settings | None = None, prestarted: Prestarted | None =
             await _stop_execution(state)
             await state.kernels.stop()
             state.json_bodies.close()
+            await state.job_feed.close()
             state.db.close()
 
     app = FastAPI(

@@ -78,6 +78,13 @@ class TooManyJobs(ServiceError):
         return {"Retry-After": str(self.extensions.get("retry_after", 5))}
 
 
+class TooManyStreams(ServiceError):
+    status, slug, title = 429, "too-many-streams", "Too many open event streams"
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.extensions.get("retry_after", 5))}
+
+
 class InsufficientStorage(ServiceError):
     status, slug, title = 507, "insufficient-storage", "Not enough room on the data disk"
 

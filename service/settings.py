@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     )
     max_n_components: int = Field(default=4096, gt=0)
     max_queued_jobs: int = Field(default=64, gt=0, description="queued jobs per tenant before 429")
+    max_streams: int = Field(
+        default=100, gt=0, description="open event streams per tenant before 429"
+    )
     retry_after_s: int = Field(default=5, gt=0)
     min_free_bytes: int = Field(
         default=256 * 2**20,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .api.job_feed import JobFeed
 from .api.json_bodies import JsonBodies
 from .errors import NotReady
 from .keys import KeyRing
@@ -37,10 +38,16 @@ class AppState:
     json_bodies: JsonBodies = field(default_factory=JsonBodies)
     dictionaries: OrderedDict[str, np.ndarray] = field(default_factory=OrderedDict)
     model_records: OrderedDict[tuple[str, str], ModelRecord] = field(default_factory=OrderedDict)
+    job_feed: JobFeed = field(init=False)
+    open_streams: Counter[str] = field(default_factory=Counter)  # event streams per tenant
+
+    def __post_init__(self) -> None:
+        self.job_feed = JobFeed(self.db)
 
     def begin_stop(self) -> None:
         """A stop signal arrived: open event streams end now (the lifespan stops the rest)."""
         self.stopping = True
+        self.job_feed.wake_all()
 
     def require_dispatcher(self) -> Dispatcher:
         if self.dispatcher is None:

@@ -3,33 +3,31 @@
 kernels, on the first job after an install), and again when it is back to fitting.
 
 Each progress event carries `id: <iteration>`, so a client that reconnects with
-`Last-Event-ID` gets only what it has not seen. The stream polls the database (the workers
-write there) and ends after the `status` event of a finished job.
+`Last-Event-ID` gets only what it has not seen. The workers write to the database; a stream
+reads its backlog there and then follows the job through the app's `JobFeed`, which polls once
+for every stream. It ends after the `status` event of a finished job.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 
 from fastapi import Request
+from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
-from ..schemas.jobs import JobPublic, PhasePublic, ProgressPublic
+from ..errors import TooManyStreams
+from ..schemas.jobs import JobPublic, PhasePublic
 from ..state import AppState
-from ..store.db import Session
-from ..store.jobs import JobRepository
 from ..store.records import JobRecord, JobState, ProgressRecord
+from .job_feed import BATCH, Watch, read_job
+from .sse import progress_event, sse_event
 
-POLL_S = 0.2
 KEEPALIVE_S = 15.0
-BATCH = 500
-
-
-def _event(kind: str, data: str, event_id: int | None = None) -> str:
-    head = f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}event: {kind}\ndata: {data}\n\n"
-
+DISCONNECT_CHECK_S = 1.0  # how often a waiting stream asks whether its client is still there
 
 # Event ids are iterations, SQLite integers: a larger Last-Event-ID means "after every one".
 MAX_EVENT_ID = 2**63 - 1
@@ -44,43 +42,128 @@ def parse_last_event_id(value: str | None) -> int:
     return max(-1, min(after, MAX_EVENT_ID))
 
 
-def _job_and_progress(
-    session: Session, job_id: str, after: int
-) -> tuple[JobRecord | None, list[ProgressRecord]]:
-    """The job, then its progress after `after`, in one read transaction: once the state read
-    is final, every progress row (written before the final state, by the same run) is in it."""
-    jobs = JobRepository(session)
-    job = jobs.get_by_id(job_id)
-    return job, ([] if job is None else jobs.progress_after(job_id, after, BATCH))
+class EventStream(StreamingResponse):
+    """A tenant's event stream, counted while it is open: past `max_streams` another one is
+    a 429. Counted here, not in the generator, because a generator that never started (its
+    client gone first) never runs its `finally`; a response's call always returns."""
+
+    def __init__(self, state: AppState, tenant: str, content: AsyncIterator[str]) -> None:
+        limit = state.settings.max_streams
+        if state.open_streams[tenant] >= limit:
+            raise TooManyStreams(
+                f"{limit} event streams of yours are open (the limit); close one, or poll "
+                "GET /v1/jobs/{id}",
+                retry_after=state.settings.retry_after_s,
+            )
+        super().__init__(
+            content,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+        self._state, self._tenant = state, tenant
+        state.open_streams[tenant] += 1
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._state.open_streams[self._tenant] -= 1
+            if self._state.open_streams[self._tenant] <= 0:
+                del self._state.open_streams[self._tenant]
+
+
+class _Cursor:
+    """Where one stream is: the last iteration sent, the phase said, when it last sent."""
+
+    def __init__(self, after: int) -> None:
+        self.after = after
+        self.phase = "fitting"  # the usual: said only after something else was
+        self.last_sent = time.monotonic()
+
+    def text(self, job: JobRecord, newest: int, progress: str) -> str:
+        """What to send now: a phase event if the phase changed, then `progress` (the events
+        up to iteration `newest`)."""
+        out = progress
+        if job.state == JobState.running and job.phase is not None and job.phase != self.phase:
+            self.phase = job.phase
+            out = sse_event("phase", PhasePublic.of(job.phase).model_dump_json()) + out
+        self.after = max(self.after, newest)
+        if out:
+            self.last_sent = time.monotonic()
+        return out
+
+    def records(self, job: JobRecord, records: list[ProgressRecord]) -> str:
+        newest = records[-1].iteration if records else self.after
+        return self.text(job, newest, "".join(progress_event(r) for r in records))
+
+    def keep_alive(self) -> str:
+        if time.monotonic() - self.last_sent <= KEEPALIVE_S:
+            return ""
+        self.last_sent = time.monotonic()
+        return ": keep-alive\n\n"
+
+
+def _status(job: JobRecord) -> str:
+    return sse_event("status", JobPublic.of(job).model_dump_json())
 
 
 async def job_events(
     state: AppState, request: Request, job_id: str, after: int
 ) -> AsyncIterator[str]:
     yield "retry: 1000\n\n"
-    last_sent = time.monotonic()
-    phase = "fitting"  # the usual: said only after something else was
-    while True:
-        job, records = await state.db.read(_job_and_progress, job_id, after)
+    cursor = _Cursor(after)
+    while True:  # the backlog, from the database
+        job, records = await state.db.read(read_job, job_id, cursor.after)
         if job is None:
             return
-        if job.state == JobState.running and job.phase is not None and job.phase != phase:
-            phase = job.phase
-            yield _event("phase", PhasePublic.of(phase).model_dump_json())
-            last_sent = time.monotonic()
-        for record in records:
-            payload = ProgressPublic(**record.__dict__).model_dump_json()
-            yield _event("progress", payload, record.iteration)
-            after = record.iteration
-            last_sent = time.monotonic()
-        if len(records) == BATCH:
+        if text := cursor.records(job, records):
+            yield text
+        if len(records) < BATCH:
+            break
+    if job.terminal:
+        yield _status(job)
+        return
+    watch = state.job_feed.follow(job_id, cursor.after)
+    try:
+        async for text in _followed(state, request, watch, cursor):
+            yield text
+    finally:
+        state.job_feed.leave(watch)
+
+
+async def _followed(
+    state: AppState, request: Request, watch: Watch, cursor: _Cursor
+) -> AsyncIterator[str]:
+    """The rest of a stream, from the feed's memory (its database when too far behind)."""
+    checked = time.monotonic()
+    while True:
+        tick = watch.tick
+        memory = watch.after(cursor.after)
+        if memory is None:  # fell behind what the feed keeps
+            job, records = await state.db.read(read_job, watch.job_id, cursor.after)
+            if job is None:
+                return
+            if text := cursor.records(job, records):
+                yield text
+            if job.terminal and len(records) < BATCH:
+                yield _status(job)
+                return
             continue
-        if job.terminal:
-            yield _event("status", JobPublic.of(job).model_dump_json())
-            return
-        if state.stopping or await request.is_disconnected():
+        if watch.polled and watch.job is None:
+            return  # gone (its dataset was deleted)
+        if watch.job is not None:
+            if text := cursor.text(watch.job, *memory):
+                yield text
+            if watch.settled(cursor.after):
+                yield _status(watch.job)
+                return
+        if state.stopping:
             return  # the client reconnects (`retry`) to the next server with Last-Event-ID
-        if time.monotonic() - last_sent > KEEPALIVE_S:
-            yield ": keep-alive\n\n"
-            last_sent = time.monotonic()
-        await asyncio.sleep(POLL_S)
+        if text := cursor.keep_alive():
+            yield text
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(tick.wait(), DISCONNECT_CHECK_S)
+        if time.monotonic() - checked >= DISCONNECT_CHECK_S:
+            checked = time.monotonic()
+            if await request.is_disconnected():
+                return

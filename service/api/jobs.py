@@ -19,7 +19,7 @@ from ..state import AppState
 from ..store.records import JobRecord, JobState
 from .content import matrix_response, media_type
 from .deps import Limit, Offset, State, Tenant
-from .events import job_events, parse_last_event_id
+from .events import EventStream, job_events, parse_last_event_id
 from .responses import location, npy_or_json, problems
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -202,7 +202,7 @@ async def cancel_job(job_id: JobId, state: State, tenant: Tenant) -> JobPublic:
             "`status` event (data: JobPublic) when the job has finished",
             "content": {"text/event-stream": {"schema": _SSE_EVENT, "example": _SSE_EXAMPLE}},
         },
-        **problems(404),
+        **problems(404, 429),
     },
 )
 async def stream_job_events(
@@ -217,11 +217,7 @@ async def stream_job_events(
     """Server-Sent Events: every progress record in order, then the final job as `status`."""
     await jobs.get(state, tenant, job_id)
     stream = job_events(state, request, job_id, parse_last_event_id(last_event_id))
-    return StreamingResponse(
-        stream,
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return EventStream(state, tenant, stream)
 
 
 @router.get(

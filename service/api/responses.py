@@ -23,7 +23,8 @@ _DESCRIPTIONS = {
     413: "Request body larger than the limit",
     415: "Unsupported Content-Type",
     422: "Invalid input: the problem's detail says what and where",
-    429: "Too many queued jobs for this tenant; retry after Retry-After seconds",
+    429: "Too many queued jobs, or open event streams, for this tenant; retry after "
+    "Retry-After seconds",
     503: "Not ready (the database or the Dask cluster is not available) or overloaded (too "
     "many large bodies at once); retry after Retry-After seconds where it is given",
     507: "Not enough room on the data disk (SPARSECODING_MIN_FREE_BYTES stays free)",

@@ -10,6 +10,7 @@ import pytest
 from service_testing import (
     LONG_FIT,
     NPY,
+    assert_problem,
     fitted,
     load_npy,
     matrix,
@@ -88,3 +89,103 @@ async def test_a_stopping_server_ends_open_streams(app, client: httpx.AsyncClien
     assert all(e["event"] != "status" for e in events)
     await client.post(f"/v1/jobs/{job['id']}/cancel")
     assert (await wait_for(client, job["id"]))["state"] == "cancelled"
+
+
+async def test_a_long_fast_run_keeps_its_first_thousand_records_and_its_last(
+    client: httpx.AsyncClient,
+) -> None:
+    """Past a run's first thousand iterations, progress is thinned (a small fit runs a
+    thousand a second, for up to a day): the stream still has every early iteration, in
+    order, and ends with the last one, which the job reports too."""
+    job = await fitted(client, matrix(20, 4), n_components=2, max_iter=2500, tol=0.0)
+    r = await client.get(f"/v1/jobs/{job['id']}/events")
+    events = parse_sse(r.text)
+    ids = [int(e["id"]) for e in events if e["event"] == "progress"]
+    assert ids[:1000] == list(range(1, 1001)) and ids == sorted(set(ids))
+    assert ids[-1] == job["n_iter"] == job["progress"]["iteration"] == 2500
+    assert json.loads(events[-1]["data"])["state"] == "succeeded"
+    assert len(ids) < 2500  # thinned after the first thousand
+
+
+async def test_many_streams_of_one_job_share_one_poll(app, client: httpx.AsyncClient) -> None:  # type: ignore[no-untyped-def]
+    """Thirty streams following one running job are one watch of the app's feed (each polled
+    on its own, a hundred streams made every request wait 0.7 s): they all get the same
+    events, in order, and the status; when they end, the feed follows nothing."""
+    import asyncio
+
+    feed = app.state.service.job_feed
+    job_id = (await submit(client, data=matrix().tolist(), **LONG_FIT))["id"]
+    await wait_for(client, job_id, {"running"}, predicate=lambda j: j["progress"] is not None)
+
+    async def follow() -> list[dict[str, str]]:
+        async with client.stream("GET", f"/v1/jobs/{job_id}/events") as r:
+            return parse_sse("".join([chunk async for chunk in r.aiter_text()]))
+
+    streams = [asyncio.create_task(follow()) for _ in range(30)]
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        if job_id in feed.watches and feed.watches[job_id].followers == 30:
+            break
+    assert list(feed.watches) == [job_id] and feed.watches[job_id].followers == 30
+    await client.post(f"/v1/jobs/{job_id}/cancel")
+    results = await asyncio.gather(*streams)
+    final = (await client.get(f"/v1/jobs/{job_id}")).json()
+    for events in results:
+        ids = [int(e["id"]) for e in events if e["event"] == "progress"]
+        assert ids == [int(e["id"]) for e in results[0] if e["event"] == "progress"]
+        assert ids[-1] == final["progress"]["iteration"] and ids == sorted(set(ids))
+        assert json.loads(events[-1]["data"])["state"] == "cancelled"
+    assert feed.watches == {}
+
+
+async def test_a_tenant_past_its_open_streams_gets_429(
+    tmp_path,  # type: ignore[no-untyped-def]
+    idle_scheduler: str,
+) -> None:
+    """Open streams are bounded per tenant (each holds a connection and a place in the feed):
+    one more is a 429 with Retry-After; another tenant is not affected; a client that goes
+    away frees its place."""
+    import asyncio
+
+    from service_testing import ALICE_KEY, BOB_KEY, in_process_client, make_settings, running
+
+    from service.app import create_app
+
+    async def hold(client: httpx.AsyncClient, url: str) -> None:
+        async with client.stream("GET", url) as r:
+            async for _ in r.aiter_raw():
+                pass
+
+    async def until(condition) -> None:  # type: ignore[no-untyped-def]
+        for _ in range(200):
+            if condition():
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError("the stream count never got there")
+
+    settings = make_settings(tmp_path, idle_scheduler, max_streams=2)
+    async with (
+        running(create_app(settings)) as app,
+        in_process_client(app, ALICE_KEY) as alice,
+        in_process_client(app, BOB_KEY) as bob,
+    ):
+        queued = await submit(alice, data=matrix(20, 4).tolist(), n_components=2)
+        url = f"/v1/jobs/{queued['id']}/events"
+        open_streams = app.state.service.open_streams
+        # ASGITransport hands a response over only once the app is done: streams run as tasks.
+        held = [asyncio.create_task(hold(alice, url)) for _ in range(2)]
+        await until(lambda: open_streams["alice"] == 2)
+        r = await alice.get(url)
+        assert_problem(r, 429, "too-many-streams")
+        assert int(r.headers["Retry-After"]) >= 1
+        theirs = await submit(bob, data=matrix(20, 4).tolist(), n_components=2)
+        held.append(asyncio.create_task(hold(bob, f"/v1/jobs/{theirs['id']}/events")))
+        await until(lambda: open_streams["bob"] == 1)
+        held[0].cancel()  # the client goes away
+        await until(lambda: open_streams["alice"] == 1)
+        held.append(asyncio.create_task(hold(alice, url)))
+        await until(lambda: open_streams["alice"] == 2)
+        for task in held:
+            task.cancel()
+        await asyncio.gather(*held, return_exceptions=True)
+        await until(lambda: not open_streams)

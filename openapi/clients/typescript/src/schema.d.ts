@@ -1761,7 +1761,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many queued jobs for this tenant; retry after Retry-After seconds */
+            /** @description Too many queued jobs, or open event streams, for this tenant; retry after Retry-After seconds */
             429: {
                 headers: {
                     /** @description seconds */
@@ -1774,7 +1774,7 @@ export interface operations {
                      *       "detail": "64 jobs are queued; retry later",
                      *       "instance": "/v1/…",
                      *       "status": 429,
-                     *       "title": "Too many queued jobs for this tenant; retry after Retry-After seconds",
+                     *       "title": "Too many queued jobs, or open event streams, for this tenant; retry after Retry-After seconds",
                      *       "type": "urn:sparsecoding:problem:too-many-queued-jobs"
                      *     }
                      */
@@ -2217,6 +2217,26 @@ export interface operations {
                      *       "status": 422,
                      *       "title": "Invalid input",
                      *       "type": "urn:sparsecoding:problem:validation"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many queued jobs, or open event streams, for this tenant; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "64 jobs are queued; retry later",
+                     *       "instance": "/v1/…",
+                     *       "status": 429,
+                     *       "title": "Too many queued jobs, or open event streams, for this tenant; retry after Retry-After seconds",
+                     *       "type": "urn:sparsecoding:problem:too-many-queued-jobs"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
