@@ -30,7 +30,6 @@ from distributed import Client, LocalCluster
 import solvers
 from benchmarks.common import machine_line, median, ratio, table, timed
 from benchmarks.scaling import scaling_patches
-from service.runner.data_parallel import fit_data_parallel
 
 
 def _epochs(result: solvers.FitResult) -> tuple[float, float]:
@@ -95,12 +94,11 @@ def main() -> None:
                 ) as cluster,
                 Client(cluster) as client,
             ):
-                fit_data_parallel(
-                    client, X[:2048], args.k, n_chunks=chunks, max_iter=2, return_codes=False
-                )
+                spread = solvers.DaskExecutor(client, n_chunks=chunks)
+                solvers.fit(X[:2048], args.k, executor=spread, max_iter=2, return_codes=False)
                 before = _transferred(client)
                 run = functools.partial(
-                    fit_data_parallel, client, path, args.k, n_chunks=chunks, return_codes=False
+                    solvers.fit, path, args.k, executor=spread, return_codes=False
                 )
                 result = run(**options)
                 moved = (_transferred(client) - before) / max(result.n_iter, 1)

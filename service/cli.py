@@ -14,8 +14,7 @@ from typing import Any, TextIO
 import numpy as np
 
 import solvers
-from solvers.kernels import DTYPES as KERNEL_DTYPES
-from solvers.options import BACKENDS, CODE_SOLVERS, DEFAULTS, MODES
+from solvers import BACKENDS, CODE_SOLVERS, DEFAULTS, KERNEL_DTYPES, MODES
 
 from .data_files import DataFileError, read_matrix
 
@@ -210,7 +209,7 @@ def _compile_kernels_command(args: argparse.Namespace) -> int:
     cached = solvers.kernels_cached(dtypes)
     seconds = solvers.compile_kernels(dtypes)
     verb = "loaded" if cached else "compiled"
-    where = solvers.kernels.cache_directory()
+    where = solvers.cache_directory()
     print(f"{verb} the CPU kernels for {', '.join(dtypes)} in {seconds:.1f} s (cache: {where})")
     return 0
 

@@ -25,7 +25,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from solvers.options import BACKENDS, CODE_SOLVERS, DEFAULTS, MODES
+from solvers import BACKENDS, CODE_SOLVERS, DEFAULTS, MODES
 
 from .data_files import DataFileError, is_npy, read_matrix
 

@@ -9,24 +9,48 @@ Importing this package loads neither the web service nor CuPy: CuPy is imported 
 from .api import encode, fit
 from .backends import available_backends, get_backend
 from .certificates import dictionary_residual, lasso_gaps, objective, relative_gaps
+from .checkpoint import remove_checkpoint
+from .distributed import DaskExecutor, default_n_chunks, partial_codes
 from .errors import BackendUnavailableError, FitWarning, InvalidInputError
-from .kernels import compile_kernels, kernels_cached
-from .options import DEFAULTS, FitOptions
+from .kernels import DTYPES as KERNEL_DTYPES
+from .kernels import cache_directory, compile_kernels, kernels_cached
+from .options import (
+    BACKENDS,
+    CODE_SOLVERS,
+    DEFAULTS,
+    INITS,
+    MODES,
+    BackendName,
+    CodeSolver,
+    FitOptions,
+    Mode,
+)
 from .result import FitResult, Progress
-from .validation import validate_data, working_dtype
+from .validation import size_warning, validate_data, validate_options, working_dtype
 from .value_scan import ValueScan
 
 __all__ = [
+    "BACKENDS",
+    "CODE_SOLVERS",
     "DEFAULTS",
+    "INITS",
+    "KERNEL_DTYPES",
+    "MODES",
+    "BackendName",
     "BackendUnavailableError",
+    "CodeSolver",
+    "DaskExecutor",
     "FitOptions",
     "FitResult",
     "FitWarning",
     "InvalidInputError",
+    "Mode",
     "Progress",
     "ValueScan",
     "available_backends",
+    "cache_directory",
     "compile_kernels",
+    "default_n_chunks",
     "dictionary_residual",
     "encode",
     "fit",
@@ -34,7 +58,11 @@ __all__ = [
     "kernels_cached",
     "lasso_gaps",
     "objective",
+    "partial_codes",
     "relative_gaps",
+    "remove_checkpoint",
+    "size_warning",
     "validate_data",
+    "validate_options",
     "working_dtype",
 ]

@@ -8,18 +8,28 @@ from typing import Any
 import numpy as np
 
 from .backends import get_backend
-from .bcd import Problem, fit_batch, fit_online
+from .batch import fit_batch
 from .codes import resolve_code_solver, solve_codes
+from .distributed import DaskExecutor
 from .errors import InvalidInputError
+from .executors import InProcess
 from .init import initial_dictionary
-from .options import DEFAULTS, INITS, default_code_tol
+from .online import fit_online
+from .options import DEFAULTS, INITS, FitOptions, default_code_tol
 from .result import FitResult, ProgressCallback
+from .rows import CodeSettings
+from .run import Run
 from .validation import (
+    CastRows,
+    check_matrix_header,
     checked_alpha,
     fit_options,
+    npy_path,
+    open_matrix,
     validate_data,
     validate_dictionary,
     warn_if_too_large,
+    working_dtype,
 )
 
 
@@ -31,59 +41,88 @@ def fit(
     callback: ProgressCallback | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
     return_codes: bool = True,
+    executor: DaskExecutor | None = None,
     **options: Any,
 ) -> FitResult:
     """Learn a dictionary W (n_components, n_features) and codes H (n_samples, n_components).
 
     Minimises ½‖X − HW‖²_F + α‖H‖₁ subject to ‖W_j‖₂ ≤ 1 (or + ½λ_W‖W‖²_F with
     `dictionary_penalty`) by block coordinate descent. X (n_samples, n_features) is any real
-    array, a memory map included. `init` is "data", "svd" or an (n_components, n_features)
-    array. The other keyword options and their defaults are the fields of `FitOptions`.
-    `callback(progress)` runs after every outer iteration (online: every tenth of an epoch) and
-    may return False to stop with stop_reason "cancelled". `checkpoint` is an .npz path: an
-    existing one is resumed from, and it is rewritten every `checkpoint_interval` seconds and
-    when the fit stops.
+    array, a memory map included, or the path of a `.npy` file. `init` is "data", "svd" or an
+    (n_components, n_features) array. The other keyword options and their defaults are the
+    fields of `FitOptions`. `callback(progress)` runs after every outer iteration (online:
+    every tenth of an epoch) and may return False to stop with stop_reason "cancelled".
+    `checkpoint` is an .npz path: an existing one is resumed from, and it is rewritten every
+    `checkpoint_interval` seconds and when the fit stops. `executor`: None fits in this
+    process on `backend`; a `DaskExecutor` fits on its cluster (`backend` then names the
+    workers' backend), the same loops over row chunks.
     """
     opts = fit_options(n_components, options)
-    X = validate_data(X, dtype=opts.dtype)
-    warn_if_too_large(X.shape[0], int(n_components))
+    X = open_matrix(X)
     # An array is checked by initial_dictionary (before any work); a name is checked here.
     if isinstance(init, str) and init not in INITS:
         raise InvalidInputError(f"init must be 'data', 'svd' or an array; got {init!r}")
+    rng = np.random.default_rng(opts.random_state)
+    where = None if checkpoint is None else os.fspath(checkpoint)
+    if executor is not None:
+        return _fit_on_cluster(
+            executor, X, int(n_components), init, rng, opts, callback, where, return_codes
+        )
+    X = validate_data(X, dtype=opts.dtype)
+    warn_if_too_large(X.shape[0], int(n_components))
     backend = get_backend(opts.backend)
     try:
         resolve_code_solver(opts.code_solver, backend)
     except ValueError as exc:
         raise InvalidInputError(str(exc)) from exc
-    rng = np.random.default_rng(opts.random_state)
     W0 = initial_dictionary(X, int(n_components), init, rng, opts.positive_dictionary)
-    X_dev = backend.asarray(X, X.dtype)
-    problem = Problem(
-        X=X_dev,
-        x_sq=squared_row_norms(backend, X_dev),
-        backend=backend,
-        options=opts,
-        code_tol=opts.code_tol if opts.code_tol is not None else default_code_tol(X.dtype.name),
-        callback=callback,
-        checkpoint=None if checkpoint is None else os.fspath(checkpoint),
-    )
+    code = CodeSettings.of(opts, X.dtype.name)
+    rows = InProcess(X, backend, code, "codes" if opts.mode == "online" else "H")
     with backend.compute_scope():
-        if opts.mode == "online":
-            return fit_online(problem, W0, rng, return_codes)
-        result = fit_batch(problem, W0)
-    if not return_codes:
-        result.codes = None
-    return result
+        return _loop(Run(rows, opts, callback, where), W0, rng, return_codes)
 
 
-def squared_row_norms(backend: Any, X: Any, chunk: int = 65536) -> Any:
-    """‖x_i‖² (n,) in float64, a chunk of rows at a time: a memory map is never copied whole."""
-    xp = backend.xp
-    out = xp.empty(X.shape[0], dtype=xp.float64)
-    for start in range(0, X.shape[0], chunk):
-        block = xp.asarray(X[start : start + chunk], dtype=xp.float64)
-        out[start : start + chunk] = xp.einsum("ij,ij->i", block, block)
-    return out
+def _loop(run: Run, W0: np.ndarray, rng: np.random.Generator, return_codes: bool) -> FitResult:
+    if run.options.mode == "online":
+        return fit_online(run, W0, rng, return_codes)
+    return fit_batch(run, W0, return_codes)
+
+
+def _fit_on_cluster(
+    executor: DaskExecutor,
+    X: Any,
+    n_components: int,
+    init: Any,
+    rng: np.random.Generator,
+    opts: FitOptions,
+    callback: ProgressCallback | None,
+    checkpoint: str | None,
+    return_codes: bool,
+) -> FitResult:
+    """The fit over the executor's workers: a path's rows are read and checked there."""
+    path = npy_path(X)
+    if path is None:
+        X = validate_data(X, dtype=opts.dtype)
+    else:
+        check_matrix_header(X)
+    warn_if_too_large(X.shape[0], n_components)
+    dtype = working_dtype(X.dtype, opts.dtype)
+    W0 = initial_dictionary(
+        np.asarray(X, dtype=dtype) if init == "svd" else CastRows(X, dtype),
+        n_components,
+        init,
+        rng,
+        opts.positive_dictionary,
+    )
+    code = CodeSettings.of(opts, dtype.name)
+    try:
+        rows = executor.start(path or X, X.shape, dtype, opts.backend, code)
+    except ValueError as exc:
+        raise InvalidInputError(str(exc)) from exc
+    try:
+        return _loop(Run(rows, opts, callback, checkpoint), W0.astype(dtype), rng, return_codes)
+    finally:
+        rows.close()
 
 
 def encode(

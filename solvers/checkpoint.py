@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -42,3 +43,14 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray]
         arrays = {name: data[name] for name in data.files if name != _META}
         meta = json.loads(str(data[_META]))
     return arrays, meta
+
+
+def codes_folder(path: str | os.PathLike[str]) -> str:
+    """Where the chunks of a fit on a cluster write their codes for the checkpoint `path`."""
+    return os.fspath(path) + ".codes"
+
+
+def remove_checkpoint(path: str | os.PathLike[str]) -> None:
+    """Delete the checkpoint `path` and the codes written beside it, if any."""
+    Path(path).unlink(missing_ok=True)
+    shutil.rmtree(codes_folder(path), ignore_errors=True)

@@ -10,9 +10,11 @@ from .validation import validate_dictionary
 
 
 def initial_dictionary(
-    X: np.ndarray, n_components: int, init: Any, rng: np.random.Generator, positive: bool = False
+    X: Any, n_components: int, init: Any, rng: np.random.Generator, positive: bool = False
 ) -> np.ndarray:
     """(n_components, n_features) float64 dictionary with atoms of norm 1 (given ones: ≤ 1).
+
+    X (n, p): an array, or anything with `shape` whose rows index as one (a memory map).
 
     "data" takes distinct random rows of X; "svd" the top right singular vectors of a
     randomized SVD; an array is used as given, projected on the unit ball. Atoms that cannot be

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from typing import Any
 
@@ -29,6 +30,16 @@ def validate_data(X: Any, name: str = "X", dtype: str | None = None) -> np.ndarr
             X = np.asarray(X)
         except (ValueError, TypeError) as exc:
             raise InvalidInputError(f"{name} is not a numeric matrix: {exc}") from exc
+    check_matrix_header(X, name)
+    target = working_dtype(X.dtype, dtype)
+    if X.dtype != target:
+        X = X.astype(target)
+    _check_finite(X, name)
+    return X
+
+
+def check_matrix_header(X: np.ndarray, name: str = "X") -> None:
+    """What can be told of X without reading its values: 2-D, non-empty, real numbers."""
     if X.ndim != 2:
         raise InvalidInputError(
             f"{name} must be 2-D (n_samples, n_features); got {X.ndim}-D with shape {X.shape}"
@@ -42,11 +53,32 @@ def validate_data(X: Any, name: str = "X", dtype: str | None = None) -> np.ndarr
         raise InvalidInputError(
             f"{name} has non-numeric dtype {X.dtype}; expected real numbers (float32 or float64)"
         )
-    target = working_dtype(X.dtype, dtype)
-    if X.dtype != target:
-        X = X.astype(target)
-    _check_finite(X, name)
-    return X
+
+
+def open_matrix(X: Any) -> Any:
+    """X itself, or for the path of a `.npy` file its memory map (never unpickled)."""
+    if not isinstance(X, str | os.PathLike):
+        return X
+    try:
+        return np.load(os.fspath(X), mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise InvalidInputError(f"cannot read {os.fspath(X)} as a .npy matrix: {exc}") from exc
+
+
+def npy_path(X: Any) -> str | None:
+    """The `.npy` file behind a memory map np.load made, which other processes can open."""
+    name = getattr(X, "filename", None) if isinstance(X, np.memmap) else None
+    return os.path.abspath(name) if name and str(name).endswith(".npy") else None
+
+
+class CastRows:
+    """X read rows at a time in the working dtype (an initial dictionary from data rows)."""
+
+    def __init__(self, X: np.ndarray, dtype: np.dtype) -> None:
+        self.X, self.dtype, self.shape = X, dtype, X.shape
+
+    def __getitem__(self, rows: Any) -> np.ndarray:
+        return np.asarray(self.X[rows]).astype(self.dtype)
 
 
 def working_dtype(stored: Any, requested: str | None = None) -> np.dtype:

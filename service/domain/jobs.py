@@ -8,9 +8,7 @@ import json
 import anyio
 import numpy as np
 
-from solvers.errors import InvalidInputError
-from solvers.options import DEFAULTS
-from solvers.validation import size_warning, validate_options
+from solvers import DEFAULTS, InvalidInputError, size_warning, validate_options
 
 from ..errors import (
     BackendUnavailable,

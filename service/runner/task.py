@@ -55,7 +55,12 @@ def run_job(data_dir: str, job_id: str, heartbeat_s: float, checkpoint_s: float)
         if job is None:
             return "not-claimed"
         conn.execute("PRAGMA synchronous=FULL")
-        return _fit_and_store(conn, layout, job, token, heartbeat_s, checkpoint_s)
+        try:
+            return _fit_and_store(conn, layout, job, token, heartbeat_s, checkpoint_s)
+        finally:  # codes a data-parallel run wrote and no model took
+            codes = _run_codes(layout, job, token)
+            codes.unlink(missing_ok=True)
+            solvers.partial_codes(codes).unlink(missing_ok=True)
     finally:
         conn.close()
 
@@ -87,8 +92,9 @@ def _fit_and_store(
             # what the fit would warn of, the job says (JobRecord.warnings)
             warnings.simplefilter("ignore", solvers.FitWarning)
             if _data_parallel(execution, X.nbytes):
+                codes = _run_codes(layout, job, token)
                 result = _fit_across_workers(
-                    dataset, job, init, monitor, checkpoint, checkpoint_s, options
+                    layout, job, init, monitor, codes, checkpoint_s, options
                 )
             else:
                 result = solvers.fit(
@@ -129,8 +135,8 @@ def _fit_and_store(
             if not is_full(exc):
                 raise
             return _wait_for_room(conn, job, token, exc)  # it resumes from the checkpoint
-    checkpoint.unlink(missing_ok=True)
-    _parallel_checkpoint(checkpoint).unlink(missing_ok=True)
+    solvers.remove_checkpoint(checkpoint)
+    solvers.remove_checkpoint(_parallel_checkpoint(checkpoint))
     return outcome
 
 
@@ -162,7 +168,7 @@ def _data_parallel(execution: str, n_bytes: int) -> bool:
         return execution == "data_parallel"
     from distributed import get_client
 
-    from .data_parallel import should_use_data_parallel, worker_memory
+    from .placement import should_use_data_parallel, worker_memory
 
     try:
         client = get_client()
@@ -177,32 +183,31 @@ def _parallel_checkpoint(checkpoint: Path) -> Path:
 
 
 def _fit_across_workers(
-    dataset: Path,
+    layout: DataLayout,
     job: JobRecord,
     init: Any,
     monitor: RunMonitor,
-    checkpoint: Path,
+    codes: Path,
     checkpoint_s: float,
     options: dict[str, Any],
 ) -> solvers.FitResult:
-    """The fit as a data-parallel run over the cluster, driven from this worker task.
+    """The fit as a data-parallel run over the cluster, driven from this worker task: the
+    workers read their rows from the dataset's file and write their codes into `codes`.
 
     `worker_client` secedes this task from the worker's thread pool, so that the chunk tasks it
     submits can run on this worker too without a deadlock.
     """
     from distributed import worker_client
 
-    from .data_parallel import fit_data_parallel
-
     with worker_client() as client:
-        return fit_data_parallel(
-            client,
-            str(dataset),
+        return solvers.fit(
+            str(layout.dataset(job.dataset_id)),
             job.n_components,
             init=init,
             callback=monitor.callback,
-            checkpoint=_parallel_checkpoint(checkpoint),
+            checkpoint=_parallel_checkpoint(layout.checkpoint(job.id)),
             checkpoint_interval=checkpoint_s,
+            executor=solvers.DaskExecutor(client, codes_path=codes),
             **options,
         )
 
@@ -235,7 +240,9 @@ def _store_model(
     model_id = new_id("mdl")
     dictionary_path, codes_path = layout.dictionary(model_id), layout.codes(job.id)
     save_npy(dictionary_path, result.dictionary)
-    if result.codes is not None:
+    if result.codes is not None and _written_at(result.codes, _run_codes(layout, job, token)):
+        os.replace(_run_codes(layout, job, token), codes_path)  # written by the workers
+    elif result.codes is not None:
         save_npy(codes_path, result.codes)
     objective = float(result.objective) if np.isfinite(result.objective) else None
     model = ModelRecord(
@@ -272,3 +279,16 @@ def _store_model(
         codes_path.unlink(missing_ok=True)
         return "lost"
     return JobState.succeeded.value
+
+
+def _written_at(codes: np.ndarray, path: Path) -> bool:
+    """Whether `codes` are the memory map of `path` (a data-parallel fit wrote them there)."""
+    name = getattr(codes, "filename", None)
+    return name is not None and Path(name).resolve() == path.resolve()
+
+
+def _run_codes(layout: DataLayout, job: JobRecord, token: str) -> Path:
+    """Where this run's workers write the codes of a data-parallel fit: a file of the run's
+    own, so that a run given up on meanwhile never writes into the one a model keeps."""
+    final = layout.codes(job.id)
+    return final.with_name(f"{final.stem}.{token}.npy")

@@ -1,5 +1,5 @@
 """Job schemas. Every option of `solvers.fit` is a field of `FitSpec`, with the default of
-`solvers.options.DEFAULTS` (the one place defaults live); only the execution options the
+`solvers.DEFAULTS` (the one place defaults live); only the execution options the
 service owns (callback, checkpoint and its interval, return_codes) are not the client's."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pydantic import (
 )
 from pydantic.config import JsonDict
 
-from solvers.options import DEFAULTS, INITS, BackendName, CodeSolver, Mode
+from solvers import DEFAULTS, INITS, BackendName, CodeSolver, Mode
 
 from ..settings import Settings
 from ..store.records import JobRecord, JobState

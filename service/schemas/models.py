@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from solvers.options import CodeSolver
+from solvers import CodeSolver
 
 from ..store.records import ModelRecord
 from .common import (

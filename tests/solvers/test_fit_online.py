@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import solvers
-from solvers.bcd import statistics_memory
 from solvers.checkpoint import load_checkpoint
+from solvers.online import statistics_memory
 
 ALPHA = 0.3
 K = 10

@@ -1,0 +1,268 @@
+"""A block of rows of X and the code step on it: the part of block coordinate descent that runs
+where the data is, in this process or on a Dask worker.
+
+A `RowBlock` holds rows [start, start + m) of X on a backend, ‖x_i‖², and the latest codes of
+every row (the warm start of their next code step, and what the exact statistics of an online
+fit sum). A code step on some of its rows returns `BlockStats`: the sufficient statistics
+A = HᵀH (k, k), B = HᵀX (k, p), ℓ1 and residual sums, the largest duality gap and the rows worst
+reconstructed, which the outer loops (`solvers.batch`, `solvers.online`) sum over the blocks.
+
+Every code step gives the block's codes a new version, drawn at random and returned with the
+statistics: a caller that asks for codes (or for a change of its sums) by the version it was
+given gets them only from that very state, never from a block rebuilt after its worker died or
+from the copy a duplicated task left behind; those recode, or say that they were rebuilt.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from .backends import Backend
+from .certificates import objective_sum
+from .codes import CodeStep, solve_codes
+from .dictionary import add_statistics
+from .options import FitOptions, default_code_tol
+
+# Rows coded at once when a whole block is coded cold (final codes), so that memory stays
+# bounded for a memory-mapped X.
+ENCODE_CHUNK = 65536
+# Online fits keep every row's latest codes (float32) to warm-start its next visit when a block's
+# codes fit in this many bytes: a warm start finds the support in one pass instead of several.
+WARM_START_BYTES = 128 * 2**20
+
+
+@dataclass(frozen=True)
+class CodeSettings:
+    """The code step's options: small and picklable, sent with every task."""
+
+    alpha: float
+    solver: str
+    tol: float
+    max_iter: int
+    positive: bool
+
+    @classmethod
+    def of(cls, options: FitOptions, dtype_name: str) -> CodeSettings:
+        tol = options.code_tol if options.code_tol is not None else default_code_tol(dtype_name)
+        return cls(
+            options.alpha,
+            options.code_solver,
+            tol,
+            options.code_max_iter,
+            options.positive_codes,
+        )
+
+
+@dataclass(frozen=True)
+class BlockStats:
+    """What a code step over some rows gives the outer loop.
+
+    A (k, k) = Σ h hᵀ and B (k, p) = Σ h xᵀ, float64, over the coded rows, or with `replaced`
+    the change of those sums when the rows' new codes replace their previous ones; `l1` = Σ‖h‖₁,
+    `half_residual` = Σ ½‖x − hW‖²; `worst` (≤ k,) block-local indices of the largest
+    residuals, `worst_residual` their ‖x − hW‖², decreasing. `rebuilt`: the block had lost the
+    codes of the version asked for (its worker died), so `replaced` sums are not a change of
+    the caller's sums. `version`: the block's codes' new version.
+    """
+
+    A: Any
+    B: Any
+    l1: float
+    half_residual: float
+    max_gap: float
+    certified: bool
+    n_rows: int
+    worst: np.ndarray
+    worst_residual: np.ndarray
+    version: int
+    rebuilt: bool = False
+
+    def on_host(self, backend: Backend) -> BlockStats:
+        return replace(self, A=backend.to_numpy(self.A), B=backend.to_numpy(self.B))
+
+
+class RowBlock:
+    """Rows [start, start + m) of X on `backend`, with the latest codes of every row.
+
+    X (m, p) in the working dtype; x_sq (m,) float64. `codes` (m, k) is None until a step keeps
+    codes: in the working dtype for batch steps (they are also the returned codes), float32 for
+    mini-batch steps, kept only under WARM_START_BYTES. `version` names the state that wrote
+    them; `last` (rows or None for all, codes, residual_sq) is the latest step's, for re-seeding.
+    """
+
+    def __init__(self, start: int, X: Any, backend: Backend) -> None:
+        self.start, self.X, self.backend = start, X, backend
+        self.x_sq = squared_row_norms(backend, X)
+        self.codes: Any = None
+        self.version = -1
+        self.last: tuple[Any, Any, Any] | None = None
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.X.shape[0])
+
+    def keeps_codes(self, k: int) -> bool:
+        return self.n_rows * k * 4 <= WARM_START_BYTES
+
+    def code(
+        self,
+        W: Any,
+        cfg: CodeSettings,
+        rows: Any,
+        *,
+        expected: int | None = None,
+        replaced: bool = False,
+    ) -> BlockStats:
+        """Code the rows (all, or sorted block-local indices on the backend) on W (k, p), warm
+        from their latest codes, and keep the new codes under a new version. `expected`: the
+        version the caller was last given (another one marks the stats `rebuilt`); `replaced`
+        (kept codes only): return the change of the sums rather than the sums."""
+        xp, k = self.backend.xp, int(W.shape[0])
+        rebuilt = expected is not None and self.version != expected
+        if rows is None:
+            warm = self.codes if self.codes is not None and self.codes.shape[1] == k else None
+        else:
+            if self.codes is None and self.keeps_codes(k):
+                self.codes = xp.zeros((self.n_rows, k), dtype=xp.float32)
+            warm = None if self.codes is None else self.codes[rows]
+        step = self._solve(W, cfg, rows, warm)
+        if rows is None:
+            self.codes = step.codes
+        elif self.codes is not None:
+            new = step.codes.astype(xp.float32)
+            self.codes[rows] = new
+        self.version = secrets.randbits(62)
+        self.last = (rows, step.codes, step.residual_sq)
+        A = xp.zeros((k, k), dtype=xp.float64)
+        B = xp.zeros((k, self.X.shape[1]), dtype=xp.float64)
+        X = self.X if rows is None else self.X[rows]
+        if replaced and rows is not None and self.codes is not None:
+            # Exact incremental statistics (Mairal et al. 2010, §3.4): each row's previous
+            # contribution is replaced by its new one; the float32 codes are what is summed.
+            add_statistics(self.backend, A, B, new, X, 1.0, H_old=warm)
+        else:
+            add_statistics(self.backend, A, B, step.codes, X)
+        return self._stats(step, A, B, rows, rebuilt)
+
+    def _stats(
+        self, step: CodeStep, A: Any, B: Any, rows: np.ndarray | None, rebuilt: bool
+    ) -> BlockStats:
+        xp, k = self.backend.xp, int(A.shape[0])
+        residual = self.backend.to_numpy(step.residual_sq)
+        order = np.argsort(-residual, kind="stable")[:k]
+        local = order if rows is None else np.asarray(self.backend.to_numpy(rows))[order]
+        return BlockStats(
+            A=A,
+            B=B,
+            l1=float(xp.abs(step.codes).sum(dtype=xp.float64)),
+            half_residual=0.5 * float(residual.sum()),
+            max_gap=step.max_gap,
+            certified=step.certified,
+            n_rows=int(residual.shape[0]),
+            worst=local.astype(np.int64),
+            worst_residual=residual[order],
+            version=self.version,
+            rebuilt=rebuilt,
+        )
+
+    def _solve(self, W: Any, cfg: CodeSettings, rows: Any, warm: Any) -> CodeStep:
+        return solve_codes(
+            self.backend,
+            self.X if rows is None else self.X[rows],
+            W,
+            cfg.alpha,
+            H0=warm,
+            solver=cfg.solver,
+            tol=cfg.tol,
+            max_iter=cfg.max_iter,
+            positive=cfg.positive,
+            x_sq=self.x_sq if rows is None else self.x_sq[rows],
+        )
+
+    def candidates(
+        self, local: np.ndarray, W_coded: Any, cfg: CodeSettings, version: int
+    ) -> tuple[Any, Any]:
+        """(X rows (r, p), their codes (r, k)) for block-local indices `local`: the codes of
+        step `version` when this block holds them, else the rows coded afresh on W_coded, the
+        dictionary that step used."""
+        local = np.asarray(local, dtype=np.int64)
+        codes = None
+        if self.last is not None and self.version == version:
+            rows, last_codes, _ = self.last
+            if rows is None:
+                codes = last_codes[local]
+            else:
+                held = np.asarray(self.backend.to_numpy(rows))
+                position = np.minimum(np.searchsorted(held, local), len(held) - 1)
+                if np.array_equal(held[position], local):
+                    codes = last_codes[position]
+        index = self.backend.asarray(local, np.int64)
+        if codes is None:
+            codes = self._solve(W_coded, cfg, index, None).codes
+        return self.X[index], codes
+
+    def step_codes(self, version: int, W_coded: Any, cfg: CodeSettings) -> Any:
+        """Every row's codes (m, k) of batch step `version`, recoded on W_coded (warm from
+        what the block holds) when the block no longer has them."""
+        full = self.last is None or self.last[0] is None  # a batch step's, or restored ones
+        if self.version == version and full and self.codes is not None:
+            return self.codes
+        return self._solve(W_coded, cfg, None, self.codes).codes
+
+    def restore(self, codes: Any) -> int:
+        """Take `codes` (m, k) from a checkpoint as the latest codes; returns their version."""
+        self.codes = codes
+        self.last = None
+        self.version = secrets.randbits(62)
+        return self.version
+
+    def code_sums(self, k: int, p: int) -> tuple[Any, Any]:
+        """Σ h hᵀ (k, k) and Σ h xᵀ (k, p), float64, over every row's latest codes (zeros for
+        rows without any)."""
+        xp = self.backend.xp
+        A = xp.zeros((k, k), dtype=xp.float64)
+        B = xp.zeros((k, p), dtype=xp.float64)
+        if self.codes is None:
+            return A, B
+        for start in range(0, self.n_rows, ENCODE_CHUNK):
+            rows = slice(start, start + ENCODE_CHUNK)
+            add_statistics(self.backend, A, B, self.codes[rows], self.X[rows])
+        return A, B
+
+    def cold_codes(self, W: Any, cfg: CodeSettings, keep: bool) -> tuple[Any, float]:
+        """Codes of every row on W from a cold start (what `encode(X, W)` gives), ENCODE_CHUNK
+        rows at a time: (codes (m, k) on the backend or None unless `keep`, Σ ½‖x − hW‖² +
+        α‖h‖₁)."""
+        parts, total = [], 0.0
+        for start in range(0, self.n_rows, ENCODE_CHUNK):
+            rows = slice(start, start + ENCODE_CHUNK)
+            step = solve_codes(
+                self.backend,
+                self.X[rows],
+                W,
+                cfg.alpha,
+                solver=cfg.solver,
+                tol=cfg.tol,
+                max_iter=cfg.max_iter,
+                positive=cfg.positive,
+                x_sq=self.x_sq[rows],
+            )
+            total += objective_sum(self.X[rows], step.codes, W, cfg.alpha)
+            if keep:
+                parts.append(step.codes)
+        codes = self.backend.xp.concatenate(parts) if keep and parts else None
+        return codes, total
+
+
+def squared_row_norms(backend: Backend, X: Any, chunk: int = ENCODE_CHUNK) -> Any:
+    """‖x_i‖² (n,) in float64, a chunk of rows at a time: a memory map is never copied whole."""
+    xp = backend.xp
+    out = xp.empty(X.shape[0], dtype=xp.float64)
+    for start in range(0, X.shape[0], chunk):
+        block = xp.asarray(X[start : start + chunk], dtype=xp.float64)
+        out[start : start + chunk] = xp.einsum("ij,ij->i", block, block)
+    return out
