@@ -14,9 +14,10 @@ from typing import Any, TextIO
 import numpy as np
 
 import solvers
-from solvers import BACKENDS, CODE_SOLVERS, DEFAULTS, KERNEL_DTYPES, MODES
+from solvers import KERNEL_DTYPES
 
 from .data_files import DataFileError, read_matrix
+from .fit_flags import add_fit_flags, fit_options
 
 
 class ProgressBar:
@@ -72,27 +73,14 @@ def _fit_command(args: argparse.Namespace) -> int:
     except DataFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    options: dict[str, Any] = {
-        "alpha": args.alpha,
-        "backend": args.backend,
-        "mode": args.mode,
-        "code_solver": args.code_solver,
-        "max_iter": args.max_iter,
-        "tol": args.tol,
-        "batch_size": args.batch_size,
-        "positive_codes": args.positive_codes,
-        "positive_dictionary": args.positive_dictionary,
-        "time_limit": args.time_limit,
-        "random_state": args.seed,
-    }
-    if args.dtype:
-        options["dtype"] = args.dtype
+    options = fit_options(args)
+    init = options.pop("init")
     bar = None if args.quiet else ProgressBar(args.max_iter)
     try:
         _compile_on_first_use(args.backend, solvers.working_dtype(X.dtype, args.dtype))
         with warnings.catch_warnings(record=True) as warned:
             warnings.simplefilter("always", solvers.FitWarning)
-            result = solvers.fit(X, args.components, init=args.init, callback=bar, **options)
+            result = solvers.fit(X, args.components, init=init, callback=bar, **options)
     except (solvers.InvalidInputError, solvers.BackendUnavailableError) as exc:
         if bar:
             bar.close()
@@ -142,26 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
         "samples in rows",
     )
     fit.add_argument("--components", "-k", type=int, required=True, help="number of atoms")
-    fit.add_argument("--alpha", type=float, default=DEFAULTS.alpha, help="L1 penalty weight")
     fit.add_argument("--out", "-o", type=Path, default=Path("model.npz"), help="output .npz")
     fit.add_argument("--force", action="store_true", help="replace --out if it exists")
-    fit.add_argument("--mode", choices=MODES, default=DEFAULTS.mode)
-    fit.add_argument("--backend", choices=BACKENDS, default=DEFAULTS.backend)
-    fit.add_argument("--code-solver", choices=CODE_SOLVERS, default=DEFAULTS.code_solver)
-    fit.add_argument(
-        "--max-iter",
-        type=int,
-        default=DEFAULTS.max_iter,
-        help="outer iterations (batch) or epochs (online)",
-    )
-    fit.add_argument("--tol", type=float, default=DEFAULTS.tol)
-    fit.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
-    fit.add_argument("--init", choices=("data", "svd"), default="data")
-    fit.add_argument("--positive-codes", action="store_true")
-    fit.add_argument("--positive-dictionary", action="store_true")
-    fit.add_argument("--time-limit", type=float, default=None, help="seconds")
-    fit.add_argument("--dtype", choices=("float32", "float64"), default=None)
-    fit.add_argument("--seed", type=int, default=0, help="random_state")
+    add_fit_flags(fit, exclude=frozenset({"checkpoint_interval"}))
     fit.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     fit.set_defaults(handler=_fit_command)
 

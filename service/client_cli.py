@@ -25,9 +25,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from solvers import BACKENDS, CODE_SOLVERS, DEFAULTS, MODES
-
 from .data_files import DataFileError, is_npy, read_matrix
+from .fit_flags import add_fit_flags, fit_options
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 
@@ -104,18 +103,7 @@ def _describe(job: Any) -> str:
 
 
 def _submit(args: argparse.Namespace, sc: Any) -> int:
-    options: dict[str, Any] = {
-        "alpha": args.alpha,
-        "backend": args.backend,
-        "mode": args.mode,
-        "code_solver": args.code_solver,
-        "max_iter": args.max_iter,
-        "tol": args.tol,
-    }
-    if args.seed is not None:
-        options["random_state"] = args.seed
-    if args.time_limit is not None:
-        options["time_limit"] = args.time_limit
+    options = fit_options(args, changed_only=True)
     source: str | Path = args.data
     if not str(args.data).startswith("ds_"):
         path = Path(args.data)
@@ -216,14 +204,11 @@ def add_commands(commands: Any) -> None:
         help=".npy file or CSV/text table to upload, or the id of an uploaded dataset (ds_…)",
     )
     submit.add_argument("--components", "-k", type=int, required=True, help="number of atoms")
-    submit.add_argument("--alpha", type=float, default=DEFAULTS.alpha, help="L1 penalty weight")
-    submit.add_argument("--backend", choices=BACKENDS, default=DEFAULTS.backend)
-    submit.add_argument("--mode", choices=MODES, default=DEFAULTS.mode)
-    submit.add_argument("--code-solver", choices=CODE_SOLVERS, default=DEFAULTS.code_solver)
-    submit.add_argument("--max-iter", type=int, default=DEFAULTS.max_iter)
-    submit.add_argument("--tol", type=float, default=DEFAULTS.tol)
-    submit.add_argument("--time-limit", type=float, default=None, help="seconds")
-    submit.add_argument("--seed", type=int, default=None, help="random_state")
+    add_fit_flags(
+        submit,
+        exclude=frozenset({"checkpoint_interval"}),  # the service's own
+        init_help="data, svd, or the id of one of your models (mdl_…) to start from",
+    )
     submit.add_argument("--idempotency-key", default=None, help="submit this fit at most once")
     submit.add_argument("--wait", action="store_true", help="follow the job until it ends")
     submit.add_argument("--quiet", "-q", action="store_true", help="no progress bar")

@@ -24,6 +24,8 @@ from .options import (
     CodeSolver,
     FitOptions,
     Mode,
+    OptionSpec,
+    option_specs,
 )
 from .result import FitResult, Progress
 from .validation import size_warning, validate_data, validate_options, working_dtype
@@ -45,6 +47,7 @@ __all__ = [
     "FitWarning",
     "InvalidInputError",
     "Mode",
+    "OptionSpec",
     "Progress",
     "ValueScan",
     "available_backends",
@@ -58,6 +61,7 @@ __all__ = [
     "kernels_cached",
     "lasso_gaps",
     "objective",
+    "option_specs",
     "partial_codes",
     "relative_gaps",
     "remove_checkpoint",

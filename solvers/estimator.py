@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -18,8 +18,16 @@ class SparseDictionaryLearning(TransformerMixin, BaseEstimator):
     Minimises ½‖X − HW‖²_F + α‖H‖₁ with ‖W_j‖₂ ≤ 1, the scaling of scikit-learn's
     `DictionaryLearning`. After `fit`: `components_` (n_components, n_features) is W,
     `n_iter_`, `stop_reason_`, `history_`, `n_features_in_`. `transform(X)` returns the codes
-    (n_samples, n_components) of X on W.
+    (n_samples, n_components) of X on W. The parameters are `solvers.FitOptions`' (with
+    scikit-learn's names `positive_code`, `positive_dict`), but for `checkpoint_interval`: an
+    estimator writes no checkpoints.
     """
+
+    # parameter → fit option, where scikit-learn's name is not the option's
+    OPTION_NAMES: ClassVar[dict[str, str]] = {
+        "positive_code": "positive_codes",
+        "positive_dict": "positive_dictionary",
+    }
 
     def __init__(
         self,
@@ -38,6 +46,10 @@ class SparseDictionaryLearning(TransformerMixin, BaseEstimator):
         dictionary_penalty: float | None = DEFAULTS.dictionary_penalty,
         time_limit: float | None = DEFAULTS.time_limit,
         random_state: int | None = DEFAULTS.random_state,
+        code_tol: float | None = DEFAULTS.code_tol,
+        code_max_iter: int = DEFAULTS.code_max_iter,
+        averaging: float | None = DEFAULTS.averaging,
+        dtype: str | None = DEFAULTS.dtype,
     ) -> None:
         self.n_components = n_components
         self.alpha = alpha
@@ -53,6 +65,10 @@ class SparseDictionaryLearning(TransformerMixin, BaseEstimator):
         self.dictionary_penalty = dictionary_penalty
         self.time_limit = time_limit
         self.random_state = random_state
+        self.code_tol = code_tol
+        self.code_max_iter = code_max_iter
+        self.averaging = averaging
+        self.dtype = dtype
 
     def fit(self, X: Any, y: Any = None) -> SparseDictionaryLearning:
         X = validate_data(self, X, dtype=[np.float64, np.float32])
@@ -76,6 +92,10 @@ class SparseDictionaryLearning(TransformerMixin, BaseEstimator):
             dictionary_penalty=self.dictionary_penalty,
             time_limit=self.time_limit,
             random_state=random_state,
+            code_tol=self.code_tol,
+            code_max_iter=self.code_max_iter,
+            averaging=self.averaging,
+            dtype=self.dtype,
             return_codes=False,
         )
         self.components_ = result.dictionary
@@ -94,6 +114,8 @@ class SparseDictionaryLearning(TransformerMixin, BaseEstimator):
             backend=self.backend,
             code_solver=self.code_solver,
             positive=self.positive_code,
+            tol=self.code_tol,
+            max_iter=self.code_max_iter,
         )
 
     def __sklearn_tags__(self) -> Any:

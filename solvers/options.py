@@ -1,31 +1,41 @@
-"""Every option of a fit, with its default, in one place.
+"""Every option of a fit, declared once: type, default, range and meaning.
 
-The Python API (`solvers.fit`), the scikit-learn estimator, the command line and the HTTP job
-spec all take their defaults from `FitOptions`, so that a default changes in exactly one spot.
+`solvers.fit` checks its options against `FitOptions` (`validate_options`), the command lines
+build their flags from it (`option_specs`), and the HTTP job spec and the scikit-learn estimator
+are tested against it, so that an option added here appears everywhere or a test says where not.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+import typing
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 BackendName = Literal["numpy", "cupy", "auto"]
 Mode = Literal["batch", "online"]
 CodeSolver = Literal["auto", "cd", "fista", "lars"]
 InitName = Literal["data", "svd"]
+DtypeName = Literal["float32", "float64"]
 StopReason = Literal["converged", "max_iter", "time_limit", "cancelled"]
 
-BACKENDS: tuple[str, ...] = ("numpy", "cupy", "auto")
-MODES: tuple[str, ...] = ("batch", "online")
-CODE_SOLVERS: tuple[str, ...] = ("auto", "cd", "fista", "lars")
-INITS: tuple[str, ...] = ("data", "svd")
-DTYPES: tuple[str, ...] = ("float32", "float64")
+BACKENDS: tuple[str, ...] = typing.get_args(BackendName)
+MODES: tuple[str, ...] = typing.get_args(Mode)
+CODE_SOLVERS: tuple[str, ...] = typing.get_args(CodeSolver)
+INITS: tuple[str, ...] = typing.get_args(InitName)
+DTYPES: tuple[str, ...] = typing.get_args(DtypeName)
+
+
+def _option(default: Any, help: str, **bounds: float) -> Any:
+    """A field of `FitOptions`: its default, what it means, and its bounds (gt, ge, le)."""
+    return field(default=default, metadata={"help": help, **bounds})
 
 
 @dataclass(frozen=True)
 class FitOptions:
-    """Options of `solvers.fit` other than the data and `n_components`.
+    """Options of `solvers.fit` other than the data and `n_components`: the one declaration
+    of each (type, default, range, meaning), from which `validate_options` checks them and
+    the command lines are built; the HTTP schema and the estimator are tested against it.
 
     `max_iter` counts outer iterations in batch mode and epochs (passes over the data) in online
     mode. `tol` is the relative decrease of the objective under which batch mode stops, and the
@@ -38,27 +48,70 @@ class FitOptions:
     `checkpoint_interval` is in seconds; 0 writes a checkpoint after every iteration.
     """
 
-    alpha: float = 1.0
-    backend: BackendName = "numpy"
-    mode: Mode = "batch"
-    code_solver: CodeSolver = "auto"
-    max_iter: int = 100
-    tol: float = 1e-6
-    code_tol: float | None = None
-    code_max_iter: int = 1000
-    time_limit: float | None = None
-    batch_size: int = 256
-    init: InitName = "data"
-    positive_codes: bool = False
-    positive_dictionary: bool = False
-    dictionary_penalty: float | None = None
-    averaging: float | None = None
-    dtype: Literal["float32", "float64"] | None = None
-    random_state: int | None = None
-    checkpoint_interval: float = 5.0
+    alpha: float = _option(1.0, "weight of the L1 penalty", gt=0)
+    backend: BackendName = _option("numpy", "where the code steps run")
+    mode: Mode = _option("batch", "batch, or online mini-batches")
+    code_solver: CodeSolver = _option("auto", "lasso solver of the code step")
+    max_iter: int = _option(100, "outer iterations (online: epochs)", ge=1)
+    tol: float = _option(1e-6, "stop when progress falls under this (0: never)", ge=0)
+    code_tol: float | None = _option(None, "code step's relative duality gap", gt=0)
+    code_max_iter: int = _option(1000, "code step's sweeps per row", ge=1)
+    time_limit: float | None = _option(None, "seconds", gt=0)
+    batch_size: int = _option(256, "mini-batch rows (online)", ge=1)
+    init: InitName = _option("data", "initial dictionary")
+    positive_codes: bool = _option(False, "codes ≥ 0")
+    positive_dictionary: bool = _option(False, "atoms ≥ 0")
+    dictionary_penalty: float | None = _option(None, "ridge on W instead of the unit ball", gt=0)
+    averaging: float | None = _option(None, "weight of averaged dictionaries (online)", gt=0, le=1)
+    dtype: DtypeName | None = _option(None, "working precision (default: the data's)")
+    random_state: int | None = _option(None, "seed", ge=0, le=2**63 - 1)
+    checkpoint_interval: float = _option(5.0, "seconds between checkpoints", ge=0)
 
     def replace(self, **changes: Any) -> FitOptions:
         return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One option as its declaration in `FitOptions` says: `kind` is bool, int, float or str;
+    `choices` the allowed strings (None: any value of its kind); `nullable`: None allowed."""
+
+    name: str
+    default: Any
+    kind: type
+    choices: tuple[str, ...] | None
+    nullable: bool
+    help: str
+    gt: float | None = None
+    ge: float | None = None
+    le: float | None = None
+
+
+def option_specs() -> tuple[OptionSpec, ...]:
+    """Every option of `FitOptions`, in declaration order."""
+    hints = typing.get_type_hints(FitOptions)
+    specs = []
+    for f in dataclasses.fields(FitOptions):
+        kinds = [
+            a for a in typing.get_args(hints[f.name]) or (hints[f.name],) if a is not type(None)
+        ]
+        nullable = len(kinds) < len(typing.get_args(hints[f.name]) or (hints[f.name],))
+        kind: Any = kinds[0] if len(kinds) == 1 else hints[f.name]
+        choices = None
+        if typing.get_origin(kind) is Literal:
+            choices, kind = tuple(typing.get_args(kind)), str
+        specs.append(
+            OptionSpec(
+                f.name,
+                f.default,
+                kind,
+                choices,
+                nullable,
+                f.metadata["help"],
+                **{b: f.metadata[b] for b in ("gt", "ge", "le") if b in f.metadata},
+            )
+        )
+    return tuple(specs)
 
 
 DEFAULTS = FitOptions()

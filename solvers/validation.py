@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .errors import FitWarning, InvalidInputError
-from .options import BACKENDS, CODE_SOLVERS, DEFAULTS, INITS, MODES, FitOptions
+from .options import DEFAULTS, FitOptions, OptionSpec, option_specs
 from .value_scan import ValueScan
 
 # Rows scanned at once (NaN/Inf, magnitude): a memory-mapped matrix is never loaded whole.
@@ -165,50 +165,46 @@ def checked_alpha(alpha: Any) -> float:
 
 
 def validate_options(n_components: Any, options: FitOptions) -> None:
-    """Raise InvalidInputError naming the first option that is out of its domain."""
+    """Raise InvalidInputError naming the first option outside what `FitOptions` declares."""
     if isinstance(n_components, bool) or not isinstance(n_components, int | np.integer):
         raise InvalidInputError(f"n_components must be an integer; got {n_components!r}")
     if n_components < 1:
         raise InvalidInputError(f"n_components must be at least 1; got {n_components}")
-    o = options
-    checked_alpha(o.alpha)
-    _require(o.backend in BACKENDS, f"backend must be one of {BACKENDS}; got {o.backend!r}")
-    _require(o.mode in MODES, f"mode must be one of {MODES}; got {o.mode!r}")
-    _require(
-        o.code_solver in CODE_SOLVERS,
-        f"code_solver must be one of {CODE_SOLVERS}; got {o.code_solver!r}",
-    )
-    _require(o.max_iter >= 1, f"max_iter must be at least 1; got {o.max_iter}")
-    _require(o.code_max_iter >= 1, f"code_max_iter must be at least 1; got {o.code_max_iter}")
-    _require(_finite(o.tol) and o.tol >= 0, f"tol must be ≥ 0 and finite; got {o.tol}")
-    _require(
-        o.code_tol is None or (_finite(o.code_tol) and o.code_tol > 0),
-        f"code_tol must be > 0 and finite; got {o.code_tol}",
-    )
-    _require(
-        o.time_limit is None or (_finite(o.time_limit) and o.time_limit > 0),
-        f"time_limit must be > 0 and finite (seconds); got {o.time_limit}",
-    )
-    _require(o.batch_size >= 1, f"batch_size must be at least 1; got {o.batch_size}")
-    _require(
-        o.dictionary_penalty is None
-        or (_finite(o.dictionary_penalty) and o.dictionary_penalty > 0),
-        f"dictionary_penalty must be > 0 and finite when given; got {o.dictionary_penalty}",
-    )
-    _require(
-        o.averaging is None or 0 < o.averaging <= 1,
-        f"averaging must be in (0, 1] when given; got {o.averaging}",
-    )
-    _require(
-        o.dtype in (None, "float32", "float64"),
-        f"dtype must be 'float32' or 'float64'; got {o.dtype!r}",
-    )
-    _require(
-        _finite(o.checkpoint_interval) and o.checkpoint_interval >= 0,
-        f"checkpoint_interval must be ≥ 0 and finite; got {o.checkpoint_interval}",
-    )
-    if isinstance(o.init, str):
-        _require(o.init in INITS, f"init must be one of {INITS} or an array; got {o.init!r}")
+    checked_alpha(options.alpha)
+    for spec in option_specs():
+        value = getattr(options, spec.name)
+        if spec.name == "init" and not isinstance(value, str):
+            continue  # an array, checked against the data by initial_dictionary
+        if value is None and spec.nullable:
+            continue
+        problem = _option_problem(spec, value)
+        if problem is not None:
+            raise InvalidInputError(f"{spec.name} must be {problem}; got {value!r}")
+
+
+def _option_problem(spec: OptionSpec, value: Any) -> str | None:
+    """What `value` fails to be for `spec`, in words; None when it is fine."""
+    if spec.choices is not None:
+        return None if value in spec.choices else f"one of {spec.choices}"
+    if spec.kind is bool:
+        return None if isinstance(value, bool | np.bool_) else "true or false"
+    if spec.kind is int and (isinstance(value, bool) or not isinstance(value, int | np.integer)):
+        return "an integer"
+    if isinstance(value, bool) or not _finite(value):
+        return "a finite number"
+    if spec.kind is int and spec.ge is not None and value < spec.ge:
+        return f"at least {spec.ge:g}"
+    if spec.gt is not None and spec.le is not None:
+        return None if spec.gt < value <= spec.le else f"in ({spec.gt:g}, {spec.le:g}]"
+    bounds = [
+        (spec.gt, lambda v, b: v > b, f"> {spec.gt}"),
+        (spec.ge, lambda v, b: v >= b, f"≥ {spec.ge}"),
+        (spec.le, lambda v, b: v <= b, f"≤ {spec.le}"),
+    ]
+    words = [word for bound, _, word in bounds if bound is not None]
+    if all(bound is None or holds(value, bound) for bound, holds, _ in bounds):
+        return None
+    return " and ".join([*words, "finite"])
 
 
 def _finite(value: Any) -> bool:

@@ -30,6 +30,8 @@ def test_fit_writes_model_and_reports_progress(tmp_path):
         "0.5",
         "--max-iter",
         "8",
+        "--seed",  # random_state: None by default, as everywhere
+        "0",
         "--out",
         str(out),
     )
@@ -60,7 +62,8 @@ def test_fit_reads_a_csv_table_and_explains_other_files(tmp_path):
     X = np.random.default_rng(1).standard_normal((60, 5))
     table = tmp_path / "data.csv"
     np.savetxt(table, X, delimiter=",", header="a,b,c,d,e", comments="")
-    done = _run("fit", str(table), "-k", "3", "--max-iter", "4", "-q", "--out", str(tmp_path / "m"))
+    out = str(tmp_path / "m")
+    done = _run("fit", str(table), "-k", "3", "--max-iter", "4", "--seed", "0", "-q", "--out", out)
     assert done.returncode == 0, done.stderr
     with np.load(tmp_path / "m.npz") as model:
         direct = solvers.fit(X, 3, max_iter=4, random_state=0)
