@@ -113,17 +113,33 @@ def _locked(dtype: str) -> Iterator[None]:
 
 
 def _exercise(dtype: str) -> None:
-    """Every kernel specialisation a CPU fit or encode of `dtype` data uses: a batch fit, an
-    online fit long enough to switch to its exact statistics, an encode of more than one chunk
-    of rows (the threaded path)."""
-    from .api import encode, fit
+    """Every kernel specialisation a CPU fit or encode of `dtype` data uses, through the calls
+    the outer loops make (not through `solvers.fit`, which would make this module, which the
+    Dask workers load, import the whole API): code steps over all rows, cold then warm; over a
+    mini-batch with float32 warm starts, plain then with exact statistics; both signs; the
+    dictionary step; a code step of more rows than one thread's share (the threaded path)."""
+    from .backends import get_backend
+    from .codes import solve_codes
+    from .dictionary import update_dictionary
+    from .options import default_code_tol
+    from .rows import CodeSettings, RowBlock
 
+    host = get_backend("numpy")
     rng = np.random.default_rng(0)
     X = rng.standard_normal((40, 6)).astype(dtype)
-    fit(X, 3, alpha=0.1, max_iter=2, random_state=0)
-    fit(X, 3, alpha=0.1, mode="online", batch_size=8, max_iter=3, random_state=0)
-    fit(X, 3, alpha=0.1, max_iter=1, positive_codes=True, positive_dictionary=True)
-    encode(rng.standard_normal((70, 6)).astype(dtype), X[:3], alpha=0.1)
+    W = X[:3] / np.linalg.norm(X[:3], axis=1, keepdims=True)
+    for positive in (False, True):
+        code = CodeSettings(0.1, "auto", default_code_tol(dtype), 100, positive)
+        everything, mini_batches = RowBlock(0, X, host), RowBlock(0, X, host)
+        for replaced in (False, True):
+            stats = everything.code(W, code, None)
+            mini_batches.code(W, code, np.arange(8), replaced=replaced)
+            update_dictionary(
+                host, stats.A, stats.B, W.copy(), positive=positive, n_passes=2, tol=1e-7
+            )
+        mini_batches.code_sums(3, 6)
+        everything.cold_codes(W, code, keep=True)
+    solve_codes(host, rng.standard_normal((70, 6)).astype(dtype), W, 0.1)
 
 
 def compile_kernels(dtypes: Iterable[Any] = DTYPES) -> float:

@@ -52,3 +52,68 @@ def test_solvers_never_imports_the_service_and_only_its_backend_module_imports_c
         assert not roots & {"service", "fastapi", "starlette", "uvicorn"}, path
         if path.name != "backends.py":
             assert "cupy" not in roots, f"{path} imports cupy"
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _targets(name: str, is_package: bool, node: ast.ImportFrom | ast.Import) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    base = name.split(".") if is_package else name.split(".")[:-1]
+    if node.level:
+        base = base[: len(base) - (node.level - 1)]
+    else:
+        base = []
+    module = ".".join([*base, *(node.module.split(".") if node.module else [])])
+    return [module, *(f"{module}.{alias.name}" for alias in node.names)]
+
+
+def test_no_import_cycles_in_solvers_or_service() -> None:
+    """Imports inside functions count too: a lazy import back is still a cycle of design."""
+    graph: dict[str, set[str]] = {}
+    for package in ("solvers", "service"):
+        for path, tree in _modules(package):
+            name = _module_name(path)
+            graph[name] = set()
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import | ast.ImportFrom):
+                    graph[name].update(_targets(name, path.name == "__init__.py", node))
+    for name in graph:
+        # a package's own __init__ re-exporting its modules is not a cycle of design
+        graph[name] = {t for t in graph[name] if t in graph and not name.startswith(t + ".")}
+    cycles = [sorted(group) for group in _strongly_connected(graph) if len(group) > 1]
+    assert not cycles, "import cycles among: " + "; ".join(", ".join(c) for c in cycles)
+
+
+def _strongly_connected(graph: dict[str, set[str]]) -> list[set[str]]:
+    """Tarjan's strongly connected components of `graph`."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    groups: list[set[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in graph[node]:
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            group = set()
+            while True:
+                member = stack.pop()
+                group.add(member)
+                if member == node:
+                    break
+            groups.append(group)
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return groups

@@ -1,5 +1,6 @@
 """The OpenAPI description the app serves at `/openapi.json`, and that
-`scripts/generate-openapi` commits as `openapi/openapi.json` for the generated SDKs.
+`scripts/generate-openapi` commits as `openapi/openapi.json` (`service.openapi_file`) for the
+generated SDKs.
 
 FastAPI derives most of it from the routes; this adds what it cannot see: the schemas of the
 bodies routes read themselves (`.npy` or JSON) and of the event stream's events, the problem
@@ -103,40 +104,3 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         components.pop(name, None)
     _add_security(schema)
     return schema
-
-
-def render_openapi() -> str:
-    """The committed form of the description: sorted keys, indent 2, trailing newline.
-
-    Built from an app on neutral settings; creating the app starts nothing (no database, no
-    Dask), only its lifespan would.
-    """
-    import json
-    import tempfile
-    from pathlib import Path
-
-    from ..app import create_app
-    from ..settings import Settings
-
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(data_dir=Path(tmp) / "data", api_keys=None, dask_scheduler=None)
-        schema = create_app(settings).openapi()
-    return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m service.api.openapi [OUT]`: write the description to OUT (default stdout)."""
-    import sys
-    from pathlib import Path
-
-    args = sys.argv[1:] if argv is None else argv
-    text = render_openapi()
-    if args:
-        Path(args[0]).write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

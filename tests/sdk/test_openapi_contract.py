@@ -7,7 +7,7 @@ import json
 import httpx
 from server_process import REPO, Server
 
-from service.api.openapi import render_openapi
+from service.openapi_file import render_openapi
 
 COMMITTED = REPO / "openapi" / "openapi.json"
 STALE = "openapi/openapi.json is stale: run scripts/generate-openapi"
