@@ -10,6 +10,7 @@ lock.
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import sqlite3
 import threading
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+log = logging.getLogger("service.store")
 
 SCHEMA = [
     """
@@ -164,8 +166,8 @@ def _abandon(conn: sqlite3.Connection) -> None:
     if conn.in_transaction:
         try:
             conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass
+        except sqlite3.Error as exc:  # the connection is unusable: say so, the next BEGIN fails
+            log.error("cannot roll back a failed transaction on %s: %s", conn, exc)
 
 
 _MAX_BATCH = 256
@@ -246,8 +248,10 @@ class Database:
             while not self._stop_checkpoints.wait(CHECKPOINT_INTERVAL_S):
                 try:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                except sqlite3.Error:  # busy or the like: the next round tries again
-                    pass
+                except sqlite3.OperationalError as exc:  # busy: the next round tries again
+                    log.debug("WAL checkpoint of %s put off: %s", self.path, exc)
+                except sqlite3.Error as exc:
+                    log.warning("WAL checkpoint of %s failed: %s", self.path, exc)
         finally:
             conn.close()
 
@@ -309,6 +313,7 @@ class Database:
                         conn.execute("RELEASE call")
                         outcomes.append((result, None))
         except BaseException as exc:  # BEGIN or COMMIT failed: nothing of the group is stored
+            log.warning("a group of %d writes was not committed: %s", len(group), exc)
             _abandon(conn)
             outcomes = [(None, exc)] * len(group)
         for call, (result, error) in zip(group, outcomes, strict=True):
