@@ -7,6 +7,7 @@ import hashlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import numpy as np
@@ -24,6 +25,57 @@ _WRITEBACK_EVERY = 32 << 20
 _START_WRITEBACK = hasattr(os, "posix_fadvise")
 
 
+class _Upload:
+    """An upload streaming into the file `f`: hashed, scanned and written a block at a time."""
+
+    def __init__(self, f: Any) -> None:
+        self.f, self.digest, self.scan, self.written = f, hashlib.sha256(), StreamScan(), 0
+
+    def absorb(self, block: bytes) -> None:  # in a worker thread: hashing, writing, scanning
+        self.digest.update(block)
+        write_all(self.f.fileno(), block)  # a short write (a disk filling up) is not the end
+        self.scan.feed(block)
+        self.written += len(block)
+        if _START_WRITEBACK and self.written % _WRITEBACK_EVERY < len(block):
+            # Hand what is written so far to the disk now (Linux starts writeback of dirty
+            # pages in the range): otherwise the kernel holds it all in memory and the final
+            # fsync writes the whole upload while the client waits.
+            os.posix_fadvise(self.f.fileno(), 0, self.written, os.POSIX_FADV_DONTNEED)
+
+
+async def _receive(state: AppState, chunks: AsyncIterator[bytes], upload: _Upload) -> None:
+    """The body into `upload`: blocks of _UPLOAD_BLOCK bytes are absorbed in a thread while
+    the next one is received (at most two blocks in memory, the work beside the network);
+    the size limit and, for a body of unannounced size, the disk's room checked as it comes."""
+    limit, reserve = state.settings.max_upload_bytes, state.settings.min_free_bytes
+    size, buffered = 0, 0
+    pending: list[bytes] = []
+    busy: asyncio.Future[None] | None = None
+    try:
+        async for chunk in chunks:
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"the body exceeds the upload limit of {limit} bytes")
+            pending.append(chunk)
+            buffered += len(chunk)
+            if buffered >= _UPLOAD_BLOCK:
+                require_room(state.layout.root, buffered, reserve)
+                block = b"".join(pending)
+                pending, buffered = [], 0
+                if busy is not None:
+                    await busy
+                busy = asyncio.ensure_future(asyncio.to_thread(upload.absorb, block))
+        if busy is not None:
+            await busy
+        if pending:
+            await asyncio.to_thread(upload.absorb, b"".join(pending))
+    finally:  # never close the file under the thread
+        if busy is not None and not busy.done():
+            await asyncio.wait({busy})
+        if busy is not None and busy.done() and not busy.cancelled():
+            busy.exception()  # retrieved: the error that matters is already raised
+
+
 async def upload_npy(
     state: AppState,
     tenant: str,
@@ -36,62 +88,16 @@ async def upload_npy(
     `announced`, the body's Content-Length, is checked against the room on the disk first;
     what streams in is checked again as it comes. A disk that fills up anyway is a 507.
     """
-    limit = state.settings.max_upload_bytes
-    reserve = state.settings.min_free_bytes
-    require_room(state.layout.root, announced or 0, reserve)  # (a conversion may need more)
+    # (a conversion may need more room than announced)
+    require_room(state.layout.root, announced or 0, state.settings.min_free_bytes)
     dataset_id = new_id("ds")
     tmp = state.layout.tmp / f"{dataset_id}.upload"
-    digest = hashlib.sha256()
-    scan = StreamScan()
-    size = 0
-
-    written = 0
-
-    def absorb(block: bytes) -> None:  # in a worker thread: hashing, writing, scanning
-        nonlocal written
-        digest.update(block)
-        write_all(f.fileno(), block)  # a short write (a disk filling up) is not the end
-        scan.feed(block)
-        written += len(block)
-        if _START_WRITEBACK and written % _WRITEBACK_EVERY < len(block):
-            # Hand what is written so far to the disk now (Linux starts writeback of dirty
-            # pages in the range): otherwise the kernel holds it all in memory and the final
-            # fsync writes the whole upload while the client waits.
-            os.posix_fadvise(f.fileno(), 0, written, os.POSIX_FADV_DONTNEED)
-
-    busy: asyncio.Future[None] | None = None
     try:
         with open(tmp, "wb", buffering=0) as f:
-            # Blocks of _UPLOAD_BLOCK bytes are absorbed in a thread while the next one is
-            # received: at most two blocks in memory, and the work runs beside the network.
-            try:
-                pending: list[bytes] = []
-                buffered = 0
-                async for chunk in chunks:
-                    size += len(chunk)
-                    if size > limit:
-                        raise PayloadTooLarge(f"the body exceeds the upload limit of {limit} bytes")
-                    pending.append(chunk)
-                    buffered += len(chunk)
-                    if buffered >= _UPLOAD_BLOCK:
-                        # a body of unannounced size: the room is checked as it comes
-                        require_room(state.layout.root, buffered, reserve)
-                        block = b"".join(pending)
-                        pending, buffered = [], 0
-                        if busy is not None:
-                            await busy
-                        busy = asyncio.ensure_future(asyncio.to_thread(absorb, block))
-                if busy is not None:
-                    await busy
-                if pending:
-                    await asyncio.to_thread(absorb, b"".join(pending))
-            finally:  # never close the file under the thread
-                if busy is not None and not busy.done():
-                    await asyncio.wait({busy})
-                if busy is not None and busy.done() and not busy.cancelled():
-                    busy.exception()  # retrieved: the error that matters is already raised
+            upload = _Upload(f)
+            await _receive(state, chunks, upload)
         final = state.layout.dataset(dataset_id)
-        shape, dtype = await anyio.to_thread.run_sync(finalize_upload, tmp, final, scan)
+        shape, dtype = await anyio.to_thread.run_sync(finalize_upload, tmp, final, upload.scan)
     except OSError as exc:
         if is_full(exc):
             raise InsufficientStorage(f"the data disk filled up during the upload: {exc}") from None
@@ -106,7 +112,7 @@ async def upload_npy(
         shape[1],
         dtype,
         final.stat().st_size,
-        digest.hexdigest(),
+        upload.digest.hexdigest(),
         now(),
     )
     return await _insert(state, record, final)
