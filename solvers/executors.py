@@ -17,27 +17,16 @@ import numpy as np
 
 from .backends import Backend
 from .dictionary import reseed_atoms
-from .rows import BlockStats, CodeSettings, RowBlock
+from .rows import BlockStats, CodeSettings, CodeSums, RowBlock
 
 
 @dataclass(frozen=True)
-class StepStats:
-    """A code step's statistics summed over the blocks, in block order.
+class StepStats(CodeSums):
+    """A code step's sums over the blocks, taken in block order, on the executor's backend;
+    `worst`: (‖x − hW‖², block, block-local row) of the rows worst reconstructed, decreasing,
+    at most k."""
 
-    A (k, k), B (k, p) float64 on the executor's backend: Σ h hᵀ, Σ h xᵀ over the coded rows
-    (with `replaced`, their change); `worst`: (‖x − hW‖², block, block-local row) of the rows
-    worst reconstructed, decreasing, at most k; `rebuilt`: some block had lost its codes.
-    """
-
-    A: Any
-    B: Any
-    l1: float
-    half_residual: float
-    max_gap: float
-    certified: bool
-    n_rows: int
     worst: list[tuple[float, int, int]]
-    rebuilt: bool
 
     @classmethod
     def total(cls, parts: list[tuple[int, BlockStats]], k: int) -> StepStats:

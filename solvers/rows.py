@@ -58,15 +58,14 @@ class CodeSettings:
 
 
 @dataclass(frozen=True)
-class BlockStats:
-    """What a code step over some rows gives the outer loop.
+class CodeSums:
+    """The sufficient statistics of a code step over some rows.
 
     A (k, k) = Σ h hᵀ and B (k, p) = Σ h xᵀ, float64, over the coded rows, or with `replaced`
     the change of those sums when the rows' new codes replace their previous ones; `l1` = Σ‖h‖₁,
-    `half_residual` = Σ ½‖x − hW‖²; `worst` (≤ k,) block-local indices of the largest
-    residuals, `worst_residual` their ‖x − hW‖², decreasing. `rebuilt`: the block had lost the
-    codes of the version asked for (its worker died), so `replaced` sums are not a change of
-    the caller's sums. `version`: the block's codes' new version.
+    `half_residual` = Σ ½‖x − hW‖²; `max_gap` the largest relative duality gap, `certified`
+    every gap under the tolerance; `rebuilt`: codes of the version asked for were lost (a
+    worker died), so `replaced` sums are not a change of the caller's sums.
     """
 
     A: Any
@@ -76,10 +75,18 @@ class BlockStats:
     max_gap: float
     certified: bool
     n_rows: int
+    rebuilt: bool
+
+
+@dataclass(frozen=True)
+class BlockStats(CodeSums):
+    """What a code step over some rows of one block gives the outer loop: its sums, `worst`
+    (≤ k,) block-local indices of the largest residuals, `worst_residual` their ‖x − hW‖²,
+    decreasing, and `version`, the block's codes' new version."""
+
     worst: np.ndarray
     worst_residual: np.ndarray
     version: int
-    rebuilt: bool = False
 
     def on_host(self, backend: Backend) -> BlockStats:
         return replace(self, A=backend.to_numpy(self.A), B=backend.to_numpy(self.B))
