@@ -19,10 +19,12 @@ from fastapi import Request
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+import solvers
+
 from ..errors import TooManyStreams
 from ..schemas.jobs import JobPublic, PhasePublic
 from ..state import AppState
-from ..store.records import JobRecord, JobState, ProgressRecord
+from ..store.records import JobRecord, JobState
 from .job_feed import BATCH, Watch, read_job
 from .sse import progress_event, sse_event
 
@@ -92,7 +94,7 @@ class _Cursor:
             self.last_sent = time.monotonic()
         return out
 
-    def records(self, job: JobRecord, records: list[ProgressRecord]) -> str:
+    def records(self, job: JobRecord, records: list[solvers.Progress]) -> str:
         newest = records[-1].iteration if records else self.after
         return self.text(job, newest, "".join(progress_event(r) for r in records))
 

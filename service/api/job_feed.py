@@ -17,9 +17,11 @@ import logging
 import sqlite3
 from dataclasses import dataclass, field
 
+import solvers
+
 from ..store.db import Database, Session
 from ..store.jobs import JobRepository
-from ..store.records import JobRecord, ProgressRecord
+from ..store.records import JobRecord
 from .sse import progress_event
 
 POLL_S = 0.2
@@ -60,7 +62,7 @@ class Watch:
             self.job is not None and self.job.terminal and self.complete and iteration >= self.last
         )
 
-    def take(self, job: JobRecord | None, records: list[ProgressRecord]) -> None:
+    def take(self, job: JobRecord | None, records: list[solvers.Progress]) -> None:
         self.job, self.polled = job, True
         self.complete = len(records) < BATCH
         if records:
@@ -77,7 +79,7 @@ class Watch:
 
 def read_job(
     session: Session, job_id: str, after: int
-) -> tuple[JobRecord | None, list[ProgressRecord]]:
+) -> tuple[JobRecord | None, list[solvers.Progress]]:
     """The job, then its progress after `after`, in one read transaction: once the state read
     is final, every progress row (written before the final state, by the same run) is in it."""
     jobs = JobRepository(session)
@@ -87,7 +89,7 @@ def read_job(
 
 def _read_all(
     session: Session, cursors: list[tuple[str, int]]
-) -> list[tuple[JobRecord | None, list[ProgressRecord]]]:
+) -> list[tuple[JobRecord | None, list[solvers.Progress]]]:
     return [read_job(session, job_id, last) for job_id, last in cursors]
 
 

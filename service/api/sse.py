@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import solvers
+
 from ..schemas.jobs import ProgressPublic
-from ..store.records import ProgressRecord
 
 
 def sse_event(kind: str, data: str, event_id: int | None = None) -> str:
@@ -11,7 +12,7 @@ def sse_event(kind: str, data: str, event_id: int | None = None) -> str:
     return f"{head}event: {kind}\ndata: {data}\n\n"
 
 
-def progress_event(record: ProgressRecord) -> str:
+def progress_event(record: solvers.Progress) -> str:
     """A `progress` event, its id the iteration (what Last-Event-ID resumes after)."""
     payload = ProgressPublic(**record.__dict__).model_dump_json()
     return sse_event("progress", payload, record.iteration)

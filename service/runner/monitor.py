@@ -23,7 +23,6 @@ import solvers
 
 from ..store.db import connect, transaction
 from ..store.jobs import JobRepository
-from ..store.records import ProgressRecord
 
 log = logging.getLogger("service.runner")
 
@@ -37,9 +36,9 @@ class ProgressThinning:
 
     def __init__(self) -> None:
         self.kept_at: float | None = None  # elapsed_s of the last record kept
-        self.newest: ProgressRecord | None = None  # the newest record not kept (yet)
+        self.newest: solvers.Progress | None = None  # the newest record not kept (yet)
 
-    def keeps(self, record: ProgressRecord) -> bool:
+    def keeps(self, record: solvers.Progress) -> bool:
         spacing = max(SPACING_S, SPACING * record.elapsed_s)
         keep = (
             record.iteration <= KEEP_ALL
@@ -52,7 +51,7 @@ class ProgressThinning:
             self.newest = record
         return keep
 
-    def take_newest(self) -> ProgressRecord | None:
+    def take_newest(self) -> solvers.Progress | None:
         """The newest record not kept, now kept (written at a beat, the last one included)."""
         newest, self.newest = self.newest, None
         if newest is not None:
@@ -68,7 +67,7 @@ class RunMonitor:
         self.cancelled = threading.Event()
         self.lost = threading.Event()  # another run owns the job now, or it was given up on
         self.yielding = threading.Event()  # asked to give the worker to another tenant's job
-        self._buffer: list[ProgressRecord] = []
+        self._buffer: list[solvers.Progress] = []
         self._thinning = ProgressThinning()
         self._lock = threading.Lock()  # the buffer
         self._db = threading.Lock()  # the connection, used by this thread and the fit's
@@ -93,7 +92,7 @@ class RunMonitor:
 
     def callback(self, progress: solvers.Progress) -> bool:
         """The fit's callback: record progress; False asks the fit to stop."""
-        record = ProgressRecord(
+        record = solvers.Progress(
             iteration=int(progress.iteration),
             epoch=float(progress.epoch),
             objective=float(progress.objective),

@@ -12,8 +12,10 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict
 
+import solvers
+
 from .db import Session, now
-from .records import JobRecord, JobState, ProgressRecord
+from .records import JobRecord, JobState
 
 _COLUMNS = (
     "id, tenant, dataset_id, n_components, options, state, created_at, started_at, finished_at, "
@@ -122,13 +124,13 @@ class JobRepository:
             (job_id, JobState.running),
         )
 
-    def progress_after(self, job_id: str, after: int, limit: int = 500) -> list[ProgressRecord]:
+    def progress_after(self, job_id: str, after: int, limit: int = 500) -> list[solvers.Progress]:
         rows = self.s.execute(
             "SELECT iteration, epoch, objective, elapsed_s, max_gap, estimate FROM job_progress "
             "WHERE job_id = ? AND iteration > ? ORDER BY iteration LIMIT ?",
             (job_id, after, limit),
         ).fetchall()
-        return [ProgressRecord(**{**dict(r), "estimate": bool(r["estimate"])}) for r in rows]
+        return [solvers.Progress(**{**dict(r), "estimate": bool(r["estimate"])}) for r in rows]
 
     def get_idempotent(self, tenant: str, key: str) -> tuple[str, str] | None:
         row = self.s.execute(
@@ -259,7 +261,7 @@ class JobRepository:
             (phase, job_id, token, JobState.running),
         )
 
-    def add_progress(self, job_id: str, records: Sequence[ProgressRecord]) -> None:
+    def add_progress(self, job_id: str, records: Sequence[solvers.Progress]) -> None:
         if not records:
             return
         self.s.executemany(

@@ -83,16 +83,6 @@ class JobRecord:
 
 
 @dataclass(frozen=True)
-class ProgressRecord:
-    iteration: int
-    epoch: float
-    objective: float
-    elapsed_s: float
-    max_gap: float
-    estimate: bool = False  # objective is an online fit's running estimate
-
-
-@dataclass(frozen=True)
 class ModelRecord:
     id: str
     tenant: str

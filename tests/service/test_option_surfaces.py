@@ -80,3 +80,14 @@ def test_each_declared_bound_is_enforced(spec: solvers.OptionSpec) -> None:
         with pytest.raises(solvers.InvalidInputError, match=rf"^{spec.name} must be"):
             solvers.validate_options(2, solvers.DEFAULTS.replace(**{spec.name: value}))
     solvers.validate_options(2, solvers.DEFAULTS)
+
+
+def test_the_progress_schema_is_the_solver_record() -> None:
+    """A job's progress is `solvers.Progress` as the fit reported it, stored as it is; the
+    API's `ProgressPublic` shows the same fields."""
+    import dataclasses
+
+    from service.schemas.jobs import ProgressPublic
+
+    fields = [f.name for f in dataclasses.fields(solvers.Progress)]
+    assert list(ProgressPublic.model_fields) == fields

@@ -264,7 +264,7 @@ def test_progress_thinning_keeps_a_days_records_to_thousands() -> None:
     import itertools
 
     from service.runner.monitor import KEEP_ALL, ProgressThinning
-    from service.store.records import ProgressRecord
+    from solvers import Progress as ProgressRecord
 
     thinning = ProgressThinning()
     kept: list[ProgressRecord] = []

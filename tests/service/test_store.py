@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from service.domain.matrices import finalize_upload, read_header
 from service.errors import InvalidArray
-from service.store.arrays import finalize_upload, read_header, save_npy
+from service.store.arrays import save_npy
 from service.store.db import connect, migrate, now, transaction
 from service.store.jobs import JobRepository
 from service.store.records import JobRecord, JobState
@@ -96,7 +97,7 @@ def test_release_does_not_count(conn) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_progress_rows_are_replaced_by_a_resumed_run(conn) -> None:  # type: ignore[no-untyped-def]
-    from service.store.records import ProgressRecord
+    from solvers import Progress as ProgressRecord
 
     _job(conn)
     with transaction(conn, write=True) as s:
