@@ -228,8 +228,7 @@ async def stream_job_events(
 )
 async def get_job_codes(job_id: JobId, request: Request, state: State, tenant: Tenant) -> Response:
     """The codes of a succeeded job: JSON, or `.npy` with `Accept: application/x-npy`."""
-    await jobs.succeeded(state, tenant, job_id)
-    path = state.layout.codes(job_id)
+    path = await jobs.codes_file(state, tenant, job_id)
     return await matrix_response(
         request, path, f"{job_id}-codes.npy", state.settings.encode_max_values
     )

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..store.arrays import matrix_document
+from ..domain.matrices import matrix_document
 
 # Above this a body is parsed in the helper process: under it, in place, faster than the hop
 # (a 1 MiB body of rows parses in about 20 ms).

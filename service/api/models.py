@@ -10,10 +10,11 @@ from pydantic import ValidationError
 from starlette.responses import JSONResponse, Response
 
 from ..domain import models
+from ..domain.matrices import npy_from_bytes
 from ..errors import InvalidArray, InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from ..schemas.common import EXAMPLE_MODEL_ID, MatrixPublic
 from ..schemas.models import EncodeOptions, EncodePublic, ModelPublic, ModelsPublic
-from ..store.arrays import npy_bytes, npy_from_bytes
+from ..store.arrays import npy_bytes
 from .content import matrix_response, media_type, wants_npy
 from .deps import Limit, Offset, State, Tenant
 from .json_bodies import values_at_least
@@ -55,8 +56,7 @@ async def get_model_dictionary(
     model_id: ModelId, request: Request, state: State, tenant: Tenant
 ) -> Response:
     """The dictionary, one atom per row: JSON, or `.npy` with `Accept: application/x-npy`."""
-    await models.get(state, tenant, model_id)
-    path = state.layout.dictionary(model_id)
+    path = await models.dictionary_file(state, tenant, model_id)
     return await matrix_response(
         request, path, f"{model_id}-dictionary.npy", state.settings.encode_max_values
     )

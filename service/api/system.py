@@ -6,9 +6,9 @@ from fastapi import APIRouter
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import Response
 
+from ..domain import jobs
 from ..errors import NotReady
 from ..schemas.system import BackendPublic, BackendsPublic, Health, Readiness
-from ..store.jobs import JobRepository
 from .deps import Operator, State, Tenant
 from .responses import problems
 
@@ -75,6 +75,6 @@ async def readyz(state: State) -> Readiness:
 async def metrics(state: State, operator: Operator) -> Response:
     """Prometheus metrics: jobs by state, queue length, fit seconds, iterations, over all
     tenants; for the operator's key (`Authorization: Bearer` SPARSECODING_METRICS_KEY) only."""
-    counts = await state.db.read(lambda s: JobRepository(s).counts_by_state())
+    counts = await jobs.counts_by_state(state)
     state.metrics.set_job_counts(counts)
     return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -15,10 +15,11 @@ import numpy as np
 from ..disk import is_full, require_room, write_all
 from ..errors import Conflict, InsufficientStorage, NotFound, PayloadTooLarge
 from ..state import AppState
-from ..store.arrays import StreamScan, finalize_upload, save_npy
+from ..store.arrays import save_npy
 from ..store.datasets import DatasetRepository
 from ..store.db import Session, now
 from ..store.records import DatasetRecord, new_id
+from .matrices import StreamScan, finalize_upload
 
 _UPLOAD_BLOCK = 4 << 20
 _WRITEBACK_EVERY = 32 << 20

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import anyio
 import numpy as np
@@ -20,13 +21,13 @@ from ..errors import (
 )
 from ..schemas.jobs import JobCreate
 from ..state import AppState
-from ..store.arrays import matrix_from_json
 from ..store.datasets import DatasetRepository
 from ..store.db import Session, now
 from ..store.jobs import JobRepository
 from ..store.models import ModelRepository
 from ..store.records import DatasetRecord, JobRecord, JobState, new_id
 from . import datasets
+from .matrices import matrix_from_json
 
 
 def request_hash(spec: JobCreate, X: np.ndarray | None) -> str:
@@ -198,3 +199,14 @@ async def succeeded(state: AppState, tenant: str, job_id: str) -> JobRecord:
     if job.state != JobState.succeeded:
         raise Conflict(f"job {job_id!r} is {job.state.value}; its codes exist once it succeeded")
     return job
+
+
+async def codes_file(state: AppState, tenant: str, job_id: str) -> Path:
+    """The `.npy` of a succeeded job's codes (another tenant's job is not found)."""
+    await succeeded(state, tenant, job_id)
+    return state.layout.codes(job_id)
+
+
+async def counts_by_state(state: AppState) -> dict[str, int]:
+    """Jobs by state, over all tenants (for the operator's metrics)."""
+    return await state.db.read(lambda session: JobRepository(session).counts_by_state())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import anyio
 import numpy as np
@@ -41,6 +42,12 @@ async def get(state: AppState, tenant: str, model_id: str) -> ModelRecord:
     while len(cache) > _RECORD_CACHE_SIZE:
         cache.popitem(last=False)
     return model
+
+
+async def dictionary_file(state: AppState, tenant: str, model_id: str) -> Path:
+    """The `.npy` of a model's dictionary (another tenant's model is not found)."""
+    await get(state, tenant, model_id)
+    return state.layout.dictionary(model_id)
 
 
 async def list_(

@@ -14,8 +14,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from service.domain.matrices import finalize_upload, parse_json_matrix_body, read_header
 from service.errors import InvalidArray
-from service.store.arrays import finalize_upload, parse_json_matrix_body, read_header
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 DESCRS = ["<f8", "<f4", ">f8", "<f2", "<i4", "|u1", "|b1", "<c16", "|O", "<U3", "V8", "<m8", "x"]
