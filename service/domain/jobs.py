@@ -25,7 +25,7 @@ from ..store.datasets import DatasetRepository
 from ..store.db import Session, now
 from ..store.jobs import JobRepository
 from ..store.models import ModelRepository
-from ..store.records import DatasetRecord, JobRecord, JobState, new_id
+from ..store.records import DatasetRecord, JobRecord, JobState, ModelRef, init_source, new_id
 from . import datasets
 from .matrices import matrix_from_json
 
@@ -51,8 +51,8 @@ async def check_spec(state: AppState, spec: JobCreate) -> None:
             f"n_components is {spec.n_components}; this server allows at most {limit}"
         )
     options = spec.fit_options()
-    if options["init"] not in ("data", "svd"):
-        options["init"] = "data"  # a model id is checked against the model in the transaction
+    if isinstance(init_source(spec.init), ModelRef):
+        options["init"] = "data"  # a model is checked against the job in the transaction
     try:
         validate_options(spec.n_components, DEFAULTS.replace(**options))
     except InvalidInputError as exc:
@@ -107,8 +107,9 @@ def _create(
         if found is None:
             raise NotFound(f"no dataset {spec.dataset_id!r}")
         dataset = found
-    if spec.init.startswith("mdl_"):
-        model = ModelRepository(session).get(tenant, spec.init)
+    source = init_source(spec.init)
+    if isinstance(source, ModelRef):
+        model = ModelRepository(session).get(tenant, source.id)
         if model is None:
             raise NotFound(f"no model {spec.init!r} to start from")
         if (model.n_components, model.n_features) != (spec.n_components, dataset.n_features):

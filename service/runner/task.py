@@ -26,7 +26,7 @@ from ..store.db import connect, now, transaction
 from ..store.jobs import JobRepository
 from ..store.layout import DataLayout
 from ..store.models import ModelRepository
-from ..store.records import JobRecord, JobState, ModelRecord, new_id
+from ..store.records import JobRecord, JobState, ModelRecord, ModelRef, new_id
 from .monitor import RunMonitor
 
 log = logging.getLogger("service.runner")
@@ -73,9 +73,8 @@ def _fit_and_store(
     heartbeat_s: float,
     checkpoint_s: float,
 ) -> str:
-    options = dict(job.options)
-    init = options.pop("init", "data")
-    execution = options.pop("execution", "auto")
+    run = job.run_options
+    options, init, execution = dict(run.fit), run.init, run.execution
     asked = options.get("time_limit")
     cap = job.runtime_cap_s
     if cap is not None and (asked is None or asked > cap):
@@ -86,8 +85,8 @@ def _fit_and_store(
         try:
             dataset = layout.dataset(job.dataset_id)
             X = np.load(dataset, mmap_mode="r", allow_pickle=False)
-            if init not in ("data", "svd"):
-                init = np.load(layout.dictionary(init), allow_pickle=False)
+            if isinstance(init, ModelRef):
+                init = np.load(layout.dictionary(init.id), allow_pickle=False)
             _prepare_kernels(monitor, options.get("backend", "numpy"), X.dtype, options)
             # what the fit would warn of, the job says (JobRecord.warnings)
             warnings.simplefilter("ignore", solvers.FitWarning)

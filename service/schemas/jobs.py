@@ -20,7 +20,15 @@ from pydantic.config import JsonDict
 from solvers import DEFAULTS, INITS, BackendName, CodeSolver, Mode
 
 from ..settings import Settings
-from ..store.records import JobRecord, JobState
+from ..store.records import (
+    MODEL_PREFIX,
+    Execution,
+    JobOptions,
+    JobRecord,
+    JobState,
+    ModelRef,
+    init_source,
+)
 from .common import (
     EXAMPLE_DATASET_ID,
     EXAMPLE_JOB_ID,
@@ -74,7 +82,7 @@ class FitSpec(BaseModel):
     init: str = Field(
         D.init,
         description=f"one of {list(INITS)}, or the id of one of your models to start from",
-        json_schema_extra={"pattern": f"^({'|'.join(INITS)}|mdl_.*)$"},
+        json_schema_extra={"pattern": f"^({'|'.join(INITS)}|{MODEL_PREFIX}.*)$"},
     )
     positive_codes: bool = D.positive_codes
     positive_dictionary: bool = D.positive_dictionary
@@ -86,7 +94,7 @@ class FitSpec(BaseModel):
     @field_validator("init")
     @classmethod
     def _init(cls, value: str) -> str:
-        if value not in INITS and not value.startswith("mdl_"):
+        if not isinstance(init_source(value), ModelRef) and value not in INITS:
             raise ValueError(f"init must be one of {list(INITS)} or a model id (mdl_…)")
         return value
 
@@ -121,7 +129,7 @@ class JobCreate(FitSpec):
         json_schema_extra={"maximum": Settings.model_fields["max_n_components"].default},
     )
 
-    execution: Literal["auto", "local", "data_parallel"] = Field(
+    execution: Execution = Field(
         "auto",
         description=(
             "where the fit runs: `local` on one worker, `data_parallel` with X split by rows "
@@ -140,8 +148,8 @@ class JobCreate(FitSpec):
         return self.model_dump(include=set(FitSpec.model_fields))
 
     def job_options(self) -> dict[str, Any]:
-        """What the job record keeps: the fit's options and where it runs."""
-        return {**self.fit_options(), "execution": self.execution}
+        """What the job record keeps: the fit's options and where it runs (`JobOptions`)."""
+        return JobOptions.from_json({**self.fit_options(), "execution": self.execution}).to_json()
 
 
 class ProgressPublic(BaseModel):

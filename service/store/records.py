@@ -6,7 +6,9 @@ import json
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
+
+import solvers
 
 
 class JobState(StrEnum):
@@ -36,6 +38,45 @@ class DatasetRecord:
     nbytes: int
     sha256: str
     created_at: float
+
+
+MODEL_PREFIX = "mdl_"
+Execution = Literal["auto", "local", "data_parallel"]
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A job's initial dictionary when it is one of the tenant's models."""
+
+    id: str
+
+
+def init_source(value: str) -> str | ModelRef:
+    """What a job's `init` names: "data", "svd", or a model (an id `mdl_…`); the one place that
+    tells them apart."""
+    return ModelRef(value) if value.startswith(MODEL_PREFIX) else value
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """A job's options, typed: the keyword options of `solvers.fit`, where its dictionary
+    starts, and where it runs. Stored (and shown) flat, as `to_json` gives them."""
+
+    fit: dict[str, Any]  # FitOptions fields but `init`
+    init: str | ModelRef
+    execution: Execution = "auto"
+
+    @classmethod
+    def from_json(cls, options: dict[str, Any]) -> JobOptions:
+        fit = {k: v for k, v in options.items() if k not in ("init", "execution")}
+        unknown = set(fit) - {spec.name for spec in solvers.option_specs()}
+        if unknown:
+            raise ValueError(f"a job record with unknown options: {sorted(unknown)}")
+        return cls(fit, init_source(options.get("init", "data")), options.get("execution", "auto"))
+
+    def to_json(self) -> dict[str, Any]:
+        init = self.init.id if isinstance(self.init, ModelRef) else self.init
+        return {**self.fit, "init": init, "execution": self.execution}
 
 
 @dataclass(frozen=True)
@@ -69,6 +110,10 @@ class JobRecord:
     @property
     def terminal(self) -> bool:
         return self.state in TERMINAL
+
+    @property
+    def run_options(self) -> JobOptions:
+        return JobOptions.from_json(self.options)
 
     @classmethod
     def from_row(cls, row: Any) -> JobRecord:

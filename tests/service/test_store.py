@@ -145,3 +145,17 @@ def test_a_run_asked_to_give_way_is_queued_again_uncounted(conn) -> None:  # typ
         assert job.yield_requested is False and "another tenant" in (job.error or "")
         again = jobs.claim("job_1", "C", "w")
         assert again is not None and again.attempts == 1 and again.error is None
+
+
+def test_job_options_are_typed_where_they_are_run() -> None:
+    """A job's stored options read back as the fit's options, an initial dictionary that is a
+    model reference or a name, and an execution; unknown options are a corrupt record."""
+    from service.store.records import JobOptions, ModelRef
+
+    stored = {"alpha": 0.5, "max_iter": 3, "init": "mdl_" + "0" * 32, "execution": "local"}
+    options = JobOptions.from_json(stored)
+    assert options.init == ModelRef("mdl_" + "0" * 32) and options.execution == "local"
+    assert options.fit == {"alpha": 0.5, "max_iter": 3} and options.to_json() == stored
+    assert JobOptions.from_json({"init": "svd"}).init == "svd"
+    with pytest.raises(ValueError, match="unknown options"):
+        JobOptions.from_json({"learning_rate": 1.0})
