@@ -1,6 +1,9 @@
 """The layers hold: the service uses only what `solvers` exports, `solvers` never reaches into
 the service, and only the backend module touches CuPy (read from the source, so a new import
-anywhere fails here)."""
+anywhere fails here).
+
+(Not at the top of tests/: pytest would put tests/ on sys.path, where tests/solvers and
+tests/service read as namespace packages that shadow the real ones in Dask worker processes.)"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from pathlib import Path
 
 import solvers
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _modules(package: str) -> list[tuple[Path, ast.Module]]:
