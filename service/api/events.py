@@ -24,8 +24,9 @@ import solvers
 from ..errors import TooManyStreams
 from ..schemas.jobs import JobPublic, PhasePublic
 from ..state import AppState
+from ..store.jobs import progress_of
 from ..store.records import JobRecord, JobState
-from .job_feed import BATCH, Watch, read_job
+from .job_feed import BATCH, Watch
 from .sse import progress_event, sse_event
 
 KEEPALIVE_S = 15.0
@@ -115,7 +116,7 @@ async def job_events(
     yield "retry: 1000\n\n"
     cursor = _Cursor(after)
     while True:  # the backlog, from the database
-        job, records = await state.db.read(read_job, job_id, cursor.after)
+        [(job, records)] = await progress_of(state.db, [(job_id, cursor.after)])
         if job is None:
             return
         if text := cursor.records(job, records):
@@ -142,7 +143,7 @@ async def _followed(
         tick = watch.tick
         memory = watch.after(cursor.after)
         if memory is None:  # fell behind what the feed keeps
-            job, records = await state.db.read(read_job, watch.job_id, cursor.after)
+            [(job, records)] = await progress_of(state.db, [(watch.job_id, cursor.after)])
             if job is None:
                 return
             if text := cursor.records(job, records):

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 
 import solvers
 
-from ..store.db import Database, Session
-from ..store.jobs import JobRepository
+from ..store.db import Database
+from ..store.jobs import PROGRESS_BATCH as BATCH
+from ..store.jobs import progress_of
 from ..store.records import JobRecord
 from .sse import progress_event
 
 POLL_S = 0.2
-BATCH = 500  # progress records read per job and transaction
 TAIL_RECORDS = 2000  # progress records kept in memory per followed job
 log = logging.getLogger("service")
 
@@ -77,22 +77,6 @@ class Watch:
         tick.set()
 
 
-def read_job(
-    session: Session, job_id: str, after: int
-) -> tuple[JobRecord | None, list[solvers.Progress]]:
-    """The job, then its progress after `after`, in one read transaction: once the state read
-    is final, every progress row (written before the final state, by the same run) is in it."""
-    jobs = JobRepository(session)
-    job = jobs.get_by_id(job_id)
-    return job, ([] if job is None else jobs.progress_after(job_id, after, BATCH))
-
-
-def _read_all(
-    session: Session, cursors: list[tuple[str, int]]
-) -> list[tuple[JobRecord | None, list[solvers.Progress]]]:
-    return [read_job(session, job_id, last) for job_id, last in cursors]
-
-
 class JobFeed:
     """The poller of one app; it runs while some stream follows a job."""
 
@@ -136,7 +120,7 @@ class JobFeed:
         while self.watches:
             watches = list(self.watches.values())
             try:
-                results = await self.db.read(_read_all, [(w.job_id, w.last) for w in watches])
+                results = await progress_of(self.db, [(w.job_id, w.last) for w in watches])
             except (sqlite3.Error, OSError) as exc:  # the next tick tries again
                 log.warning("event streams: reading the jobs failed: %s", exc)
             else:

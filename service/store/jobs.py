@@ -14,7 +14,7 @@ from dataclasses import asdict
 
 import solvers
 
-from .db import Session, now
+from .db import Database, Session, now
 from .records import JobRecord, JobState
 
 _COLUMNS = (
@@ -307,3 +307,27 @@ class JobRepository:
             ),
         )
         return cur.rowcount > 0
+
+
+PROGRESS_BATCH = 500  # progress records read per job and transaction
+
+
+def _with_progress(
+    session: Session, cursors: list[tuple[str, int]]
+) -> list[tuple[JobRecord | None, list[solvers.Progress]]]:
+    jobs = JobRepository(session)
+    out: list[tuple[JobRecord | None, list[solvers.Progress]]] = []
+    for job_id, after in cursors:
+        job = jobs.get_by_id(job_id)
+        out.append((job, [] if job is None else jobs.progress_after(job_id, after, PROGRESS_BATCH)))
+    return out
+
+
+async def progress_of(
+    db: Database, cursors: list[tuple[str, int]]
+) -> list[tuple[JobRecord | None, list[solvers.Progress]]]:
+    """For each (job id, iteration): the job, then up to PROGRESS_BATCH of its progress records
+    after that iteration, all in one read transaction, so that once a job's state read is
+    final, every progress row of it (written before the final state) is there. Ids are not
+    checked against a tenant: the event stream checked its job first."""
+    return await db.read(_with_progress, cursors)
