@@ -10,7 +10,7 @@ import numpy as np
 from .backends import get_backend
 from .batch import fit_batch
 from .codes import resolve_code_solver, solve_codes
-from .distributed import DaskExecutor
+from .distributed import DaskExecutor, is_dask_array
 from .errors import InvalidInputError
 from .executors import InProcess
 from .init import initial_dictionary
@@ -101,10 +101,15 @@ def _fit_on_cluster(
 ) -> FitResult:
     """The fit over the executor's workers: a path's rows are read and checked there."""
     path = npy_path(X)
-    if path is None:
+    if path is None and not is_dask_array(X):
         X = validate_data(X, dtype=opts.dtype)
-    else:
+    else:  # the values are checked where the rows are read
         check_matrix_header(X)
+        if not all(isinstance(d, int | np.integer) for d in X.shape):
+            raise InvalidInputError(
+                f"X has an unknown shape {X.shape}; compute its chunk sizes first "
+                "(dask: X.compute_chunk_sizes())"
+            )
     warn_if_too_large(X.shape[0], n_components)
     dtype = working_dtype(X.dtype, opts.dtype)
     W0 = initial_dictionary(

@@ -54,7 +54,8 @@ class DaskExecutor:
     where the final codes go chunk by chunk (the result's codes are then a memory map of it).
 
     X for such a fit is a `.npy` path every worker can read (the rows never pass through this
-    process), or an array, whose chunks then travel inside their tasks.
+    process), a Dask array (its rows are computed on the cluster), or an array, whose chunks
+    then travel inside their tasks.
     """
 
     def __init__(
@@ -103,7 +104,7 @@ class ChunkedRows:
         self.rows = [
             self.client.submit(
                 tasks.load_rows,
-                source if isinstance(source, str) else np.ascontiguousarray(source[start:stop]),
+                self._block(source, int(start), int(stop)),
                 int(start),
                 int(stop),
                 self.dtype.name,
@@ -119,6 +120,15 @@ class ChunkedRows:
         self.largest_chunk = int(np.diff(bounds).max())
         everything = [(c, ()) for c in range(len(self.rows))]
         self.x_sq_sum = float(sum(self._run("norms", tasks.norms_task, everything)))
+
+    def _block(self, source: Any, start: int, stop: int) -> Any:
+        """What the task loading rows [start, stop) receives: the `.npy` path (the worker reads
+        the rows), a future of a Dask array's rows (computed on the cluster), or the rows."""
+        if isinstance(source, str):
+            return source
+        if is_dask_array(source):
+            return self.client.compute(source[start:stop])
+        return np.ascontiguousarray(source[start:stop])
 
     # -- tasks -------------------------------------------------------------------------------
 
@@ -255,6 +265,11 @@ class ChunkedRows:
             self.client.run(tasks.drop_blocks, self.token)
         except Exception:  # the workers are gone, and their blocks with them
             pass
+
+
+def is_dask_array(X: Any) -> bool:
+    """A Dask array (told without importing Dask): its rows are computed on the cluster."""
+    return getattr(X, "__dask_graph__", None) is not None and hasattr(X, "chunks")
 
 
 def partial_codes(codes_path: str | os.PathLike[str]) -> Path:

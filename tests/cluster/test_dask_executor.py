@@ -182,3 +182,15 @@ def test_size_threshold_and_chunking() -> None:
     assert solvers.default_n_chunks(2000, 128, 2) == 2
     assert solvers.default_n_chunks(10**7, 512, 2) == 77  # 64 MiB chunks
     assert solvers.default_n_chunks(3, 8, 8) == 3
+
+
+def test_a_dask_array_is_fitted_where_its_rows_are_computed(
+    client: Client, data: np.ndarray, reference: solvers.FitResult
+) -> None:
+    import dask.array as da
+
+    X = da.from_array(data, chunks=(700, 16))
+    executor = solvers.DaskExecutor(client, n_chunks=3)
+    _same_fit(solvers.fit(X, 8, executor=executor, **OPTIONS), reference)
+    with pytest.raises(solvers.InvalidInputError, match="unknown shape"):
+        solvers.fit(X[X[:, 0] > 0], 8, executor=executor, **OPTIONS)
