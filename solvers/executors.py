@@ -31,7 +31,9 @@ class StepStats(CodeSums):
     @classmethod
     def total(cls, parts: list[tuple[int, BlockStats]], k: int) -> StepStats:
         """The sum of (block index, stats) pairs, taken in the order given."""
-        A, B = parts[0][1].A.copy(), parts[0][1].B.copy()
+        A, B = parts[0][1].A, parts[0][1].B  # a step's own arrays: added to, never shared
+        if len(parts) > 1:
+            A, B = A.copy(), B.copy()
         for _, stats in parts[1:]:
             A += stats.A
             B += stats.B

@@ -159,9 +159,13 @@ class RowBlock:
         self, step: CodeStep, A: Any, B: Any, rows: np.ndarray | None, rebuilt: bool
     ) -> BlockStats:
         xp, k = self.backend.xp, int(A.shape[0])
-        residual = self.backend.to_numpy(step.residual_sq)
-        order = np.argsort(-residual, kind="stable")[:k]
-        local = order if rows is None else np.asarray(self.backend.to_numpy(rows))[order]
+        residual = step.residual_sq
+        m = int(residual.shape[0])
+        # the k worst rows in O(m) where the residuals are; only those k come to the host
+        top = xp.argpartition(-residual, k - 1)[:k] if m > k else xp.arange(m)
+        worst = self.backend.to_numpy(residual[top])
+        order = np.argsort(-worst, kind="stable")
+        local = top if rows is None else rows[top]
         return BlockStats(
             A=A,
             B=B,
@@ -169,9 +173,9 @@ class RowBlock:
             half_residual=0.5 * float(residual.sum()),
             max_gap=step.max_gap,
             certified=step.certified,
-            n_rows=int(residual.shape[0]),
-            worst=local.astype(np.int64),
-            worst_residual=residual[order],
+            n_rows=m,
+            worst=np.asarray(self.backend.to_numpy(local), dtype=np.int64)[order],
+            worst_residual=worst[order],
             version=self.version,
             rebuilt=rebuilt,
         )
