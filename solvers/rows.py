@@ -201,17 +201,17 @@ class RowBlock:
         step `version` when this block holds them, else the rows coded afresh on W_coded, the
         dictionary that step used."""
         local = np.asarray(local, dtype=np.int64)
+        index = self.backend.asarray(local, np.int64)  # indices on the device of the arrays
         codes = None
         if self.last is not None and self.version == version:
             rows, last_codes, _ = self.last
             if rows is None:
-                codes = last_codes[local]
+                codes = last_codes[index]
             else:
                 held = np.asarray(self.backend.to_numpy(rows))
                 position = np.minimum(np.searchsorted(held, local), len(held) - 1)
                 if np.array_equal(held[position], local):
-                    codes = last_codes[position]
-        index = self.backend.asarray(local, np.int64)
+                    codes = last_codes[self.backend.asarray(position, np.int64)]
         if codes is None:
             codes = self._solve(W_coded, cfg, index, None).codes
         return self.X[index], codes
