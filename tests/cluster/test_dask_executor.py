@@ -16,6 +16,7 @@ import solvers
 from service.runner.placement import should_use_data_parallel
 from service.runner.worker_info import worker_backends
 from solvers import dask_tasks
+from solvers.checkpoint import load_checkpoint
 
 OPTIONS = {"alpha": 0.1, "random_state": 0, "max_iter": 25, "code_solver": "cd"}
 # Enough epochs for the online fit's exact statistics to take over (memory ≥ n / 2).
@@ -66,12 +67,17 @@ def test_batch_fit_on_the_cluster_is_the_in_process_fit(
 
 
 def test_online_fit_on_the_cluster_is_the_in_process_fit(
-    client: Client, data: np.ndarray, online_reference: solvers.FitResult
+    client: Client, data: np.ndarray, online_reference: solvers.FitResult, tmp_path: Path
 ) -> None:
-    """From an array (its chunks travel in their tasks), through the switch to exact sums."""
+    """From an array (its chunks travel in their tasks), through the switch to exact sums
+    (its final checkpoint holds them)."""
     executor = solvers.DaskExecutor(client, n_chunks=3)
-    _same_fit(solvers.fit(data, 8, executor=executor, **ONLINE), online_reference)
+    checkpoint = tmp_path / "online.npz"
+    result = solvers.fit(data, 8, executor=executor, checkpoint=checkpoint, **ONLINE)
+    _same_fit(result, online_reference)
     assert online_reference.history[-1].epoch == pytest.approx(10.0)
+    arrays, _ = load_checkpoint(checkpoint)
+    assert "sum_A" in arrays and "sum_B" in arrays
 
 
 @pytest.mark.parametrize("mode", ["batch", "online"])
