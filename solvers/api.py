@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .auto import resolve_options
 from .backends import get_backend
 from .batch import fit_batch
 from .codes import resolve_code_solver, solve_codes
@@ -18,7 +19,7 @@ from .online import fit_online
 from .options import DEFAULTS, INITS, FitOptions, default_code_tol
 from .result import FitResult, ProgressCallback
 from .rows import CodeSettings
-from .run import Run
+from .run import Run, clock
 from .validation import (
     CastRows,
     check_matrix_header,
@@ -50,13 +51,17 @@ def fit(
     `dictionary_penalty`) by block coordinate descent. X (n_samples, n_features) is any real
     array, a memory map included, or the path of a `.npy` file. `init` is "data", "svd" or an
     (n_components, n_features) array. The other keyword options and their defaults are the
-    fields of `FitOptions`. `callback(progress)` runs after every outer iteration (online:
+    fields of `FitOptions`; `mode="auto"` and `batch_size=None`, the defaults, are chosen from
+    the problem (`solvers.auto`: online mini-batches of max(1024, k) rows on the CPU, batch
+    mode when one such mini-batch holds all the data), and `result.options` says what was
+    chosen. `callback(progress)` runs after every outer iteration (online:
     every tenth of an epoch) and may return False to stop with stop_reason "cancelled".
     `checkpoint` is an .npz path: an existing one is resumed from, and it is rewritten every
     `checkpoint_interval` seconds and when the fit stops. `executor`: None fits in this
     process on `backend`; a `DaskExecutor` fits on its cluster (`backend` then names the
     workers' backend), the same loops over row chunks.
     """
+    started = clock()  # a time limit counts from here: checks and initialisation included
     opts = fit_options(n_components, options)
     X = open_matrix(X)
     # An array is checked by initial_dictionary (before any work); a name is checked here.
@@ -66,7 +71,7 @@ def fit(
     where = None if checkpoint is None else os.fspath(checkpoint)
     if executor is not None:
         return _fit_on_cluster(
-            executor, X, int(n_components), init, rng, opts, callback, where, return_codes
+            executor, X, int(n_components), init, rng, opts, callback, where, return_codes, started
         )
     X = validate_data(X, dtype=opts.dtype)
     warn_if_too_large(X.shape[0], int(n_components))
@@ -76,16 +81,20 @@ def fit(
     except ValueError as exc:
         raise InvalidInputError(str(exc)) from exc
     W0 = initial_dictionary(X, int(n_components), init, rng, opts.positive_dictionary)
+    opts = resolve_options(opts, X.shape[0], int(n_components), backend.is_gpu)
     code = CodeSettings.of(opts, X.dtype.name)
     rows = InProcess(X, backend, code, "codes" if opts.mode == "online" else "H")
     with backend.compute_scope():
-        return _loop(Run(rows, opts, callback, where), W0, rng, return_codes)
+        return _loop(Run(rows, opts, callback, where, started=started), W0, rng, return_codes)
 
 
 def _loop(run: Run, W0: np.ndarray, rng: np.random.Generator, return_codes: bool) -> FitResult:
     if run.options.mode == "online":
-        return fit_online(run, W0, rng, return_codes)
-    return fit_batch(run, W0, return_codes)
+        result = fit_online(run, W0, rng, return_codes)
+    else:
+        result = fit_batch(run, W0, return_codes)
+    result.options = run.options
+    return result
 
 
 def _fit_on_cluster(
@@ -98,6 +107,7 @@ def _fit_on_cluster(
     callback: ProgressCallback | None,
     checkpoint: str | None,
     return_codes: bool,
+    started: float,
 ) -> FitResult:
     """The fit over the executor's workers: a path's rows are read and checked there."""
     path = npy_path(X)
@@ -119,13 +129,15 @@ def _fit_on_cluster(
         rng,
         opts.positive_dictionary,
     )
+    opts = resolve_options(opts, X.shape[0], n_components, opts.backend == "cupy")
     code = CodeSettings.of(opts, dtype.name)
     try:
         rows = executor.start(path or X, X.shape, dtype, opts.backend, code)
     except ValueError as exc:
         raise InvalidInputError(str(exc)) from exc
     try:
-        return _loop(Run(rows, opts, callback, checkpoint), W0.astype(dtype), rng, return_codes)
+        run = Run(rows, opts, callback, checkpoint, started=started)
+        return _loop(run, W0.astype(dtype), rng, return_codes)
     finally:
         rows.close()
 

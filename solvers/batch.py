@@ -3,7 +3,9 @@
 Every iteration codes all samples (warm-started from their previous codes, by the executor),
 then updates W from A = HᵀH, B = HᵀX, re-seeds atoms no sample uses, and takes the objective
 from the same statistics. It stops at `max_iter`, when the objective's relative decrease falls
-under `tol` with every code certified, at the time limit, or when the callback says so.
+under `tol` with every code certified, at the time limit, or when the callback says so. The
+time limit is also checked inside a code step (`Run.code`): a step it stops is dropped, and the
+last complete iteration's dictionary and codes are returned; the first iteration always ends.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from .certificates import objective_from_statistics
 from .dictionary import dead_atoms, update_dictionary
 from .options import FitOptions, StopReason
 from .result import FitResult, Progress
+from .rows import OutOfTime
 from .run import Run
 
 # Dictionary-step passes per batch iteration, stopped earlier once a pass moves W by less than
@@ -69,8 +72,13 @@ def fit_batch(run: Run, W0: np.ndarray, return_codes: bool = True) -> FitResult:
         run.save("batch", {"W": W, "W_coded": W_coded}, meta)
 
     stop: StopReason = "max_iter"
+    first = resumed is None  # a step that must end: there is no earlier one to return
     while iteration < o.max_iter:
-        step = ex.code(W)
+        try:
+            step = run.code(W, complete=first and iteration == 0)
+        except OutOfTime:  # the last complete iteration's W and codes are returned
+            stop = "time_limit"
+            break
         W_coded = W
         dead = dead_atoms(step.A, backend.xp)
         W = batch_dictionary_step(backend, step.A, step.B, W, o)
@@ -90,7 +98,7 @@ def fit_batch(run: Run, W0: np.ndarray, return_codes: bool = True) -> FitResult:
         if o.tol > 0 and decrease < o.tol and step.certified:
             stop = "converged"
             break
-        if run.out_of_time():
+        if run.must_stop():
             stop = "time_limit"
             break
         if run.checkpoint_due():

@@ -37,6 +37,16 @@ class CodeStep:
     residual_sq: Any
     certified: bool
 
+    @classmethod
+    def joined(cls, parts: list[CodeStep], xp: Any) -> CodeStep:
+        """The steps of consecutive row ranges as one."""
+        return cls(
+            xp.concatenate([p.codes for p in parts]),
+            xp.concatenate([p.gaps for p in parts]),
+            xp.concatenate([p.residual_sq for p in parts]),
+            all(p.certified for p in parts),
+        )
+
     @property
     def max_gap(self) -> float:
         return float(self.gaps.max()) if self.gaps.shape[0] else 0.0

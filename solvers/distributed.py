@@ -79,6 +79,9 @@ class ChunkedRows:
 
     kind = "-data-parallel"
     backend = _HOST
+    # A step's chunks run on the workers at once; stopping some of them would leave codes of
+    # two dictionaries. The loops stop before a step that would end past the limit instead.
+    stops_inside = False
 
     def __init__(
         self,
@@ -149,7 +152,14 @@ class ChunkedRows:
         ]
         return list(self.client.gather(futures))
 
-    def code(self, W: Any, rows: np.ndarray | None = None, *, replaced: bool = False) -> StepStats:
+    def code(
+        self,
+        W: Any,
+        rows: np.ndarray | None = None,
+        *,
+        replaced: bool = False,
+        deadline: Any = None,
+    ) -> StepStats:
         if rows is None:
             parts = [(c, None) for c in range(len(self.rows))]
         else:

@@ -39,7 +39,7 @@ class SparseDictionaryLearning(TransformerMixin, BaseEstimator):
         code_solver: str = DEFAULTS.code_solver,
         max_iter: int = DEFAULTS.max_iter,
         tol: float = DEFAULTS.tol,
-        batch_size: int = DEFAULTS.batch_size,
+        batch_size: int | None = DEFAULTS.batch_size,
         init: Any = DEFAULTS.init,
         positive_code: bool = DEFAULTS.positive_codes,
         positive_dict: bool = DEFAULTS.positive_dictionary,

@@ -10,6 +10,7 @@ floating-point sums are taken.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -62,13 +63,23 @@ class Executor(Protocol):
 
     backend: Backend  # where W, A and B live during the fit
     kind: str  # names the checkpoints it writes: those of another kind cannot be resumed
+    stops_inside: bool  # whether `code` heeds its deadline in the middle of a step
     n_samples: int
     n_features: int
     dtype: np.dtype
     x_sq_sum: float
 
-    def code(self, W: Any, rows: np.ndarray | None = None, *, replaced: bool = False) -> StepStats:
-        """Code the rows (sorted global indices; None: all) on W (k, p), warm-started."""
+    def code(
+        self,
+        W: Any,
+        rows: np.ndarray | None = None,
+        *,
+        replaced: bool = False,
+        deadline: Callable[[], bool] | None = None,
+    ) -> StepStats:
+        """Code the rows (sorted global indices; None: all) on W (k, p), warm-started; where
+        `stops_inside`, raise `solvers.rows.OutOfTime` when `deadline()` turns True in the
+        middle, nothing changed."""
 
     def reseed(self, W: Any, dead: Any, step: StepStats, W_coded: Any, positive: bool) -> Any:
         """W with its dead atoms replaced by the residuals of step's worst rows."""
@@ -101,6 +112,7 @@ class InProcess:
     """
 
     kind = ""
+    stops_inside = True
 
     def __init__(self, X: Any, backend: Backend, code: CodeSettings, codes_name: str) -> None:
         self.backend, self.settings = backend, code
@@ -110,10 +122,17 @@ class InProcess:
         self.x_sq_sum = float(self.block.x_sq.sum())
         self._codes_name = codes_name  # what the checkpoint calls the codes ("H", "codes")
 
-    def code(self, W: Any, rows: np.ndarray | None = None, *, replaced: bool = False) -> StepStats:
+    def code(
+        self,
+        W: Any,
+        rows: np.ndarray | None = None,
+        *,
+        replaced: bool = False,
+        deadline: Callable[[], bool] | None = None,
+    ) -> StepStats:
         # the one host→device copy of a mini-batch's row indices (on CuPy)
         index = None if rows is None else self.backend.asarray(rows, np.int64)
-        stats = self.block.code(W, self.settings, index, replaced=replaced)
+        stats = self.block.code(W, self.settings, index, replaced=replaced, deadline=deadline)
         return StepStats.total([(0, stats)], int(W.shape[0]))
 
     def reseed(self, W: Any, dead: Any, step: StepStats, W_coded: Any, positive: bool) -> Any:

@@ -4,7 +4,9 @@ Shuffled mini-batches update running statistics A, B with a fading memory that g
 samples seen (`statistics_memory`), then W by one pass of the dictionary step; once that memory
 reaches half the data set, exact sums over every sample's latest codes take over (when the
 executor keeps them). Optionally the returned dictionary is an exponential average of the
-iterates. `max_iter` counts epochs; `tol` bounds the change of the dictionary over one.
+iterates. `max_iter` counts epochs; `tol` bounds the change of the dictionary over one. A time
+limit stops the fit early enough for the final codes (their cost estimated from the code steps
+so far), and inside a mini-batch's code step when that is long.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from .certificates import penalty_term
 from .dictionary import dead_atoms, update_dictionary
 from .options import FitOptions, StopReason
 from .result import FitResult, Progress
+from .rows import OutOfTime
 from .run import Run
 
 # Dictionary-step passes per mini-batch.
@@ -113,6 +116,7 @@ def fit_online(
     The codes returned (unless not `return_codes`) and the objective are those of every sample
     coded afresh on the returned dictionary."""
     ex, o = run.executor, run.options
+    assert o.batch_size is not None, "resolve_options chooses it"
     schedule = _Schedule.of(ex.n_samples, o.batch_size)
     state = _start(run, W0, rng)
     stop: StopReason | None = None
@@ -180,7 +184,10 @@ def _epoch(
     rng.bit_generator.state = state.rng_state
     order = rng.permutation(run.n_samples)
     while state.position < per_epoch:
-        _step(run, state, np.sort(order[state.position * b : (state.position + 1) * b]), b)
+        try:
+            _step(run, state, np.sort(order[state.position * b : (state.position + 1) * b]), b)
+        except OutOfTime:  # the mini-batch left no trace
+            return "time_limit"
         state.position += 1
         state.batches += 1
         end_of_epoch = state.position == per_epoch
@@ -191,7 +198,8 @@ def _epoch(
         if end_of_epoch or state.batches % schedule.report_every == 0:
             if not _report(run, state, per_epoch):
                 return "cancelled"
-        if run.out_of_time():
+        # the final codes, a cold pass over every row, come within the limit too
+        if run.must_stop(run.final_codes_seconds()):
             return "time_limit"
         if end_of_epoch:
             return None
@@ -233,7 +241,7 @@ def _step(run: Run, state: OnlineState, rows: np.ndarray, batch_size: int) -> No
     xp, k, n = ex.backend.xp, int(state.W.shape[0]), ex.n_samples
     memory = statistics_memory(state.batches * batch_size, batch_size, k)
     exact = state.sum_A is not None
-    step = ex.code(state.W, rows, replaced=exact)
+    step = run.code(state.W, rows, replaced=exact, ahead=run.final_codes_seconds())
     if exact and not step.rebuilt:
         state.sum_A += step.A
         state.sum_B += step.B

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 BackendName = Literal["numpy", "cupy", "auto"]
-Mode = Literal["batch", "online"]
+Mode = Literal["auto", "batch", "online"]
 CodeSolver = Literal["auto", "cd", "fista", "lars"]
 InitName = Literal["data", "svd"]
 DtypeName = Literal["float32", "float64"]
@@ -46,18 +46,23 @@ class FitOptions:
     ½·λ_W‖W‖²_F. `averaging` (online only) is the weight γ of exponential averaging of the
     dictionary iterates, W̄ ← (1−γ)W̄ + γW; None returns the last iterate.
     `checkpoint_interval` is in seconds; 0 writes a checkpoint after every iteration.
+
+    `mode="auto"` and `batch_size=None` (the defaults) are chosen from the problem by
+    `solvers.auto.resolve_options` (mini-batches of max(1024, k) rows on the CPU, online
+    unless one mini-batch holds all the data); explicit values are used as given.
+    `time_limit` counts from the call of `fit`, validation and the final codes included.
     """
 
     alpha: float = _option(1.0, "weight of the L1 penalty", gt=0)
     backend: BackendName = _option("numpy", "where the code steps run")
-    mode: Mode = _option("batch", "batch, or online mini-batches")
+    mode: Mode = _option("auto", "batch, online mini-batches, or auto (chosen from the data)")
     code_solver: CodeSolver = _option("auto", "lasso solver of the code step")
     max_iter: int = _option(100, "outer iterations (online: epochs)", ge=1)
     tol: float = _option(1e-6, "stop when progress falls under this (0: never)", ge=0)
     code_tol: float | None = _option(None, "code step's relative duality gap", gt=0)
     code_max_iter: int = _option(1000, "code step's sweeps per row", ge=1)
     time_limit: float | None = _option(None, "seconds", gt=0)
-    batch_size: int = _option(256, "mini-batch rows (online)", ge=1)
+    batch_size: int | None = _option(None, "mini-batch rows (online; default: chosen)", ge=1)
     init: InitName = _option("data", "initial dictionary")
     positive_codes: bool = _option(False, "codes ≥ 0")
     positive_dictionary: bool = _option(False, "atoms ≥ 0")

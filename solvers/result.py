@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .options import StopReason
+from .options import FitOptions, StopReason
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ class FitResult:
     fit was asked not to return them; history: list of `Progress`. `objective` is the true
     J / n_samples of `dictionary` and the final codes (returned or not), computed once at the
     end over all the data in float64, in every mode; NaN when no codes were computed.
+    `options`: those the fit ran with, the defaults' choices (mode, batch_size) made.
     """
 
     dictionary: np.ndarray
@@ -53,3 +54,4 @@ class FitResult:
     stop_reason: StopReason = "max_iter"
     backend: str = "numpy"
     objective: float = float("nan")
+    options: FitOptions | None = None

@@ -16,6 +16,7 @@ from the copy a duplicated task left behind; those recode, or say that they were
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -30,9 +31,16 @@ from .options import FitOptions, default_code_tol
 # Rows coded at once when a whole block is coded cold (final codes), so that memory stays
 # bounded for a memory-mapped X.
 ENCODE_CHUNK = 65536
+# Rows coded between two looks at the clock when a step must stop at a time limit: about 20 to
+# 80 ms of coding here (3 to 10 µs a row at k = 64 to 256), a small part of a limit of 0.5 s.
+CHECK_ROWS = 8192
 # Online fits keep every row's latest codes (float32) to warm-start its next visit when a block's
 # codes fit in this many bytes: a warm start finds the support in one pass instead of several.
 WARM_START_BYTES = 128 * 2**20
+
+
+class OutOfTime(Exception):
+    """A code step stopped in the middle at its deadline; the block is as it was before."""
 
 
 @dataclass(frozen=True)
@@ -123,11 +131,13 @@ class RowBlock:
         *,
         expected: int | None = None,
         replaced: bool = False,
+        deadline: Callable[[], bool] | None = None,
     ) -> BlockStats:
         """Code the rows (all, or sorted block-local indices on the backend) on W (k, p), warm
         from their latest codes, and keep the new codes under a new version. `expected`: the
         version the caller was last given (another one marks the stats `rebuilt`); `replaced`
-        (kept codes only): return the change of the sums rather than the sums."""
+        (kept codes only): return the change of the sums rather than the sums. `deadline()`,
+        asked every CHECK_ROWS rows, True: raise `OutOfTime`, the block unchanged."""
         xp, k = self.backend.xp, int(W.shape[0])
         rebuilt = expected is not None and self.version != expected
         if rows is None:
@@ -136,7 +146,7 @@ class RowBlock:
             if self.codes is None and self.keeps_codes(k):
                 self.codes = xp.zeros((self.n_rows, k), dtype=xp.float32)
             warm = None if self.codes is None else self.codes[rows]
-        step = self._solve(W, cfg, rows, warm)
+        step = self._solve(W, cfg, rows, warm, deadline)
         if rows is None:
             self.codes = step.codes
         elif self.codes is not None:
@@ -180,19 +190,38 @@ class RowBlock:
             rebuilt=rebuilt,
         )
 
-    def _solve(self, W: Any, cfg: CodeSettings, rows: Any, warm: Any) -> CodeStep:
-        return solve_codes(
-            self.backend,
-            self.X if rows is None else self.X[rows],
-            W,
-            cfg.alpha,
-            H0=warm,
-            solver=cfg.solver,
-            tol=cfg.tol,
-            max_iter=cfg.max_iter,
-            positive=cfg.positive,
-            x_sq=self.x_sq if rows is None else self.x_sq[rows],
-        )
+    def _solve(
+        self,
+        W: Any,
+        cfg: CodeSettings,
+        rows: Any,
+        warm: Any,
+        deadline: Callable[[], bool] | None = None,
+    ) -> CodeStep:
+        X = self.X if rows is None else self.X[rows]
+        x_sq = self.x_sq if rows is None else self.x_sq[rows]
+        m = int(X.shape[0])
+        every = max(m, 1) if deadline is None else CHECK_ROWS
+        parts = []
+        for start in range(0, max(m, 1), every):
+            part = slice(start, start + every)
+            parts.append(
+                solve_codes(
+                    self.backend,
+                    X[part],
+                    W,
+                    cfg.alpha,
+                    H0=None if warm is None else warm[part],
+                    solver=cfg.solver,
+                    tol=cfg.tol,
+                    max_iter=cfg.max_iter,
+                    positive=cfg.positive,
+                    x_sq=x_sq[part],
+                )
+            )
+            if deadline is not None and start + every < m and deadline():
+                raise OutOfTime
+        return parts[0] if len(parts) == 1 else CodeStep.joined(parts, self.backend.xp)
 
     def candidates(
         self, local: np.ndarray, W_coded: Any, cfg: CodeSettings, version: int

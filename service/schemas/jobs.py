@@ -71,14 +71,16 @@ class FitSpec(BaseModel):
 
     alpha: float = Field(D.alpha, gt=0, description="weight of the ℓ1 penalty")
     backend: BackendName = D.backend
-    mode: Mode = D.mode
+    mode: Mode = Field(D.mode, description="auto: chosen from the data (see solvers.auto)")
     code_solver: CodeSolver = D.code_solver
     max_iter: Integer = Field(D.max_iter, ge=1, description="outer iterations (online: epochs)")
     tol: float = Field(D.tol, ge=0)
     code_tol: float | None = Field(D.code_tol, gt=0)
     code_max_iter: Integer = Field(D.code_max_iter, ge=1)
     time_limit: float | None = Field(D.time_limit, gt=0, description="seconds")
-    batch_size: Integer = Field(D.batch_size, ge=1)
+    batch_size: Integer | None = Field(
+        D.batch_size, ge=1, description="mini-batch rows (online); null: chosen from the data"
+    )
     init: str = Field(
         D.init,
         description=f"one of {list(INITS)}, or the id of one of your models to start from",

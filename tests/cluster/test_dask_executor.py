@@ -18,7 +18,7 @@ from service.runner.worker_info import worker_backends
 from solvers import dask_tasks
 from solvers.checkpoint import load_checkpoint
 
-OPTIONS = {"alpha": 0.1, "random_state": 0, "max_iter": 25, "code_solver": "cd"}
+OPTIONS = {"alpha": 0.1, "random_state": 0, "max_iter": 25, "code_solver": "cd", "mode": "batch"}
 # Enough epochs for the online fit's exact statistics to take over (memory ≥ n / 2).
 ONLINE = {**OPTIONS, "mode": "online", "max_iter": 10, "batch_size": 256, "tol": 0.0}
 SAME = 1e-10  # what the order of floating-point sums leaves between the two executors

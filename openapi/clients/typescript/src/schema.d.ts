@@ -544,9 +544,9 @@ export interface components {
             backend?: "numpy" | "cupy" | "auto";
             /**
              * Batch Size
-             * @default 256
+             * @description mini-batch rows (online); null: chosen from the data
              */
-            batch_size?: number;
+            batch_size?: number | null;
             /**
              * Code Max Iter
              * @default 1000
@@ -592,10 +592,11 @@ export interface components {
             max_iter?: number;
             /**
              * Mode
-             * @default batch
+             * @description auto: chosen from the data (see solvers.auto)
+             * @default auto
              * @enum {string}
              */
-            mode?: "batch" | "online";
+            mode?: "auto" | "batch" | "online";
             /**
              * N Components
              * @description atoms to learn; at most SPARSECODING_MAX_N_COMPONENTS (default 4096)

@@ -24,7 +24,7 @@ class JobCreate:
         alpha (float | Unset): weight of the ℓ1 penalty Default: 1.0.
         averaging (float | None | Unset):
         backend (JobCreateBackend | Unset):  Default: JobCreateBackend.NUMPY.
-        batch_size (int | Unset):  Default: 256.
+        batch_size (int | None | Unset): mini-batch rows (online); null: chosen from the data
         code_max_iter (int | Unset):  Default: 1000.
         code_solver (JobCreateCodeSolver | Unset):  Default: JobCreateCodeSolver.AUTO.
         code_tol (float | None | Unset):
@@ -37,7 +37,7 @@ class JobCreate:
             dataset exceeds a quarter of a worker's memory limit Default: JobCreateExecution.AUTO.
         init (str | Unset): one of ['data', 'svd'], or the id of one of your models to start from Default: 'data'.
         max_iter (int | Unset): outer iterations (online: epochs) Default: 100.
-        mode (JobCreateMode | Unset):  Default: JobCreateMode.BATCH.
+        mode (JobCreateMode | Unset): auto: chosen from the data (see solvers.auto) Default: JobCreateMode.AUTO.
         positive_codes (bool | Unset):  Default: False.
         positive_dictionary (bool | Unset):  Default: False.
         random_state (int | None | Unset):
@@ -49,7 +49,7 @@ class JobCreate:
     alpha: float | Unset = 1.0
     averaging: float | None | Unset = UNSET
     backend: JobCreateBackend | Unset = JobCreateBackend.NUMPY
-    batch_size: int | Unset = 256
+    batch_size: int | None | Unset = UNSET
     code_max_iter: int | Unset = 1000
     code_solver: JobCreateCodeSolver | Unset = JobCreateCodeSolver.AUTO
     code_tol: float | None | Unset = UNSET
@@ -60,7 +60,7 @@ class JobCreate:
     execution: JobCreateExecution | Unset = JobCreateExecution.AUTO
     init: str | Unset = "data"
     max_iter: int | Unset = 100
-    mode: JobCreateMode | Unset = JobCreateMode.BATCH
+    mode: JobCreateMode | Unset = JobCreateMode.AUTO
     positive_codes: bool | Unset = False
     positive_dictionary: bool | Unset = False
     random_state: int | None | Unset = UNSET
@@ -82,7 +82,11 @@ class JobCreate:
         if not isinstance(self.backend, Unset):
             backend = self.backend.value
 
-        batch_size = self.batch_size
+        batch_size: int | None | Unset
+        if isinstance(self.batch_size, Unset):
+            batch_size = UNSET
+        else:
+            batch_size = self.batch_size
 
         code_max_iter = self.code_max_iter
 
@@ -232,7 +236,14 @@ class JobCreate:
         else:
             backend = JobCreateBackend(_backend)
 
-        batch_size = d.pop("batch_size", UNSET)
+        def _parse_batch_size(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        batch_size = _parse_batch_size(d.pop("batch_size", UNSET))
 
         code_max_iter = d.pop("code_max_iter", UNSET)
 

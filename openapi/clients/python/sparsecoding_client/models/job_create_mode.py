@@ -2,6 +2,7 @@ from enum import StrEnum
 
 
 class JobCreateMode(StrEnum):
+    AUTO = "auto"
     BATCH = "batch"
     ONLINE = "online"
 
