@@ -124,7 +124,8 @@ def codes_task(
     keep: bool,
 ) -> tuple[np.ndarray | None, float]:
     """The block's codes on W: those of step `version` (W is the dictionary it coded on), or,
-    with version None, every row coded cold with their objective sum (NaN otherwise).
+    with version None, every row coded afresh (warm from the codes the block holds) with their
+    objective sum (NaN otherwise).
 
     `out` (path, first row): write them into rows [first, first + m) of that `.npy` (made by
     the client, on storage the workers share) instead of returning them.
@@ -134,7 +135,7 @@ def codes_task(
     if version is not None:
         codes, total = block.step_codes(version, W_dev, cfg), float("nan")
     else:
-        codes, total = block.cold_codes(W_dev, cfg, keep or out is not None)
+        codes, total = block.final_codes(W_dev, cfg, keep or out is not None)
     host = None if codes is None else block.backend.to_numpy(codes)
     if out is not None and host is not None:
         path, first = out

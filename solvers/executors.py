@@ -94,7 +94,8 @@ class Executor(Protocol):
         """The codes (n, k) of the latest step over all rows (coded on W_coded), on the host."""
 
     def final_codes(self, W: Any, keep: bool) -> tuple[Any, float]:
-        """(codes (n, k) on W from a cold start or None unless `keep`, Σ ½‖x − hW‖² + α‖h‖₁)."""
+        """(codes (n, k) on W, warm from the rows' latest codes where kept, or None unless
+        `keep`; Σ ½‖x − hW‖² + α‖h‖₁)."""
 
     def state(self, checkpoint: str) -> dict[str, np.ndarray]:
         """The codes for a checkpoint at `checkpoint`: arrays for its `.npz` (or written
@@ -155,7 +156,7 @@ class InProcess:
         return self.backend.to_numpy(codes)
 
     def final_codes(self, W: Any, keep: bool) -> tuple[Any, float]:
-        codes, total = self.block.cold_codes(W, self.settings, keep)
+        codes, total = self.block.final_codes(W, self.settings, keep)
         return (None if codes is None else self.backend.to_numpy(codes)), total
 
     def state(self, checkpoint: str) -> dict[str, np.ndarray]:

@@ -138,7 +138,7 @@ def _exercise(dtype: str) -> None:
                 host, stats.A, stats.B, W.copy(), positive=positive, n_passes=2, tol=1e-7
             )
         mini_batches.code_sums(3, 6)
-        everything.cold_codes(W, code, keep=True)
+        everything.final_codes(W, code, keep=True)
     solve_codes(host, rng.standard_normal((70, 6)).astype(dtype), W, 0.1)
 
 

@@ -114,7 +114,8 @@ def fit_online(
     """Online dictionary learning over shuffled mini-batches, `max_iter` epochs at most.
 
     The codes returned (unless not `return_codes`) and the objective are those of every sample
-    coded afresh on the returned dictionary."""
+    coded on the returned dictionary (warm from its latest codes, certified to the code
+    tolerance like every code step)."""
     ex, o = run.executor, run.options
     assert o.batch_size is not None, "resolve_options chooses it"
     schedule = _Schedule.of(ex.n_samples, o.batch_size)

@@ -17,10 +17,11 @@ from .executors import Executor, StepStats
 from .options import FitOptions
 from .result import Progress, ProgressCallback
 
-# The final codes of an online fit are a cold pass over every row; measured on four workloads
-# (benchmarks.workloads) a row of it costs 0.9 to 1.1 times a row of the latest mini-batch code
-# steps, and less than the early steps (those code on a dictionary with denser codes, through
-# smaller calls): the time limit keeps room for the pass at the latest steps' cost per row.
+# The final codes of an online fit are a pass over every row, warm where the rows' latest codes
+# are kept. Measured on four workloads (benchmarks.workloads), a row of it costs 0.5 to 1.1 times
+# a row of the latest mini-batch code steps (cold passes the most), and less than the early
+# steps (those code on a dictionary with denser codes, through smaller calls): the time limit
+# keeps room for the pass at the latest steps' cost per row.
 FINAL_CODES_FACTOR = 1.0
 # Weight of the newest code step in the running cost per row: the first steps, cold, cost
 # several times the later ones.
