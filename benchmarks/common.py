@@ -106,3 +106,16 @@ def ratio(a: float, b: float) -> str:
     if not (a == a and b == b) or b == 0:  # NaN checks without importing math
         return "n/a"
     return f"{a / b:.2f}×"
+
+
+def time_to_reach(points: list[tuple[float, float]], target: float) -> float:
+    """Seconds at which the curve first reaches F ≤ target (linear between points), or inf."""
+    previous = None
+    for seconds, value in points:
+        if value <= target:
+            if previous is None:
+                return seconds
+            (s0, f0) = previous
+            return s0 + (seconds - s0) * (f0 - target) / max(f0 - value, 1e-12)
+        previous = (seconds, value)
+    return float("inf")

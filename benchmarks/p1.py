@@ -22,7 +22,7 @@ from collections.abc import Callable
 import numpy as np
 
 import solvers
-from benchmarks.common import machine_line, timed
+from benchmarks.common import machine_line, time_to_reach, timed
 from benchmarks.data import certified_f, initial_dictionary, p1_patches, score
 
 ALPHA = 1.0
@@ -81,19 +81,6 @@ def curve(
             f"  {label:34} budget {budget:5.2f} s  took {seconds:6.2f} s  F {value:.4f}", flush=True
         )
     return points
-
-
-def time_to_reach(points: list[tuple[float, float]], target: float) -> float:
-    """Seconds at which the curve first reaches F ≤ target (linear between points), or inf."""
-    previous = None
-    for seconds, value in points:
-        if value <= target:
-            if previous is None:
-                return seconds
-            (s0, f0) = previous
-            return s0 + (seconds - s0) * (f0 - target) / max(f0 - value, 1e-12)
-        previous = (seconds, value)
-    return float("inf")
 
 
 def main() -> None:
