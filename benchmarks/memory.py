@@ -8,8 +8,9 @@
    Gaussian noise of standard deviation 0.1, from `default_rng(0)`.
 2. In a fresh Python process: imports, a small warm-up fit (so compiled kernels are loaded), then
    records the baseline, starts a thread that reads /proc/self/status every 5 ms, and runs
-   `solvers.fit(np.load(path, mmap_mode="r"), k, mode="online", batch_size=256, max_iter=1,
-   random_state=0, return_codes=False)`.
+   `solvers.fit(np.load(path, mmap_mode="r"), k, max_iter=1, random_state=0,
+   return_codes=False)` at the defaults (online, mini-batches of max(1024, k) rows), or with
+   `--batch-size`.
 3. Prints the child's peak RSS (VmHWM, equal to getrusage's ru_maxrss) and the sampled peaks of
    RssAnon (memory the process allocated) and RssFile (pages of the memory map and of shared
    libraries that are resident), against the target: peak RSS within file size + 300 MB.
@@ -88,7 +89,7 @@ class Sampler(threading.Thread):
         self.join()
 
 
-def child(path: str, k: int, batch_size: int) -> None:
+def child(path: str, k: int, batch_size: int | None) -> None:
     """Run in the fresh process: warm up, then fit on the memory map; print JSON."""
     import resource
 
@@ -105,7 +106,6 @@ def child(path: str, k: int, batch_size: int) -> None:
     result = solvers.fit(
         X,
         k,
-        mode="online",
         batch_size=batch_size,
         max_iter=1,
         random_state=0,
@@ -132,7 +132,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--p", type=int, default=64)
     parser.add_argument("--k", type=int, default=128)
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=None, help="default: the fit's choice")
     parser.add_argument("--dir", default=None, help="where the temporary .npy goes")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -159,8 +159,7 @@ def main() -> None:
             path,
             "--k",
             str(args.k),
-            "--batch-size",
-            str(args.batch_size),
+            *(["--batch-size", str(args.batch_size)] if args.batch_size else []),
         ]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
@@ -171,7 +170,8 @@ def main() -> None:
     base, peak = report["baseline"], report["peak"]
     hwm = report["ru_maxrss"]
     print(
-        f"# child: online fit, k={args.k}, batch_size={args.batch_size}, one epoch on the memory "
+        f"# child: default fit, k={args.k}, batch_size={args.batch_size or 'default'}, one epoch "
+        f"on the memory "
         f"map (np.memmap: {report['is_memmap']}): {report['seconds']:.1f} s, objective "
         f"{report['objective']:.4f}; {report['samples']} samples of /proc/self/status"
     )

@@ -28,9 +28,10 @@ from .codes import CodeStep, solve_codes
 from .dictionary import add_statistics
 from .options import FitOptions, default_code_tol
 
-# Rows coded at once when a whole block is coded cold (final codes), so that memory stays
-# bounded for a memory-mapped X.
-ENCODE_CHUNK = 65536
+# Bytes of work arrays a pass over every row of a block (final codes, exact sums, row norms)
+# may hold at once, so that memory stays bounded for a memory-mapped X: a chunk of r rows
+# takes about 24·(k + p)·r bytes (X in float64, C = X Wᵀ, the codes, the residuals).
+PASS_BYTES = 64 * 2**20
 # Rows coded between two looks at the clock when a step must stop at a time limit: about 20 to
 # 80 ms of coding here (3 to 10 µs a row at k = 64 to 256), a small part of a limit of 0.5 s.
 CHECK_ROWS = 8192
@@ -268,13 +269,14 @@ class RowBlock:
         B = xp.zeros((k, p), dtype=xp.float64)
         if self.codes is None:
             return A, B
-        for start in range(0, self.n_rows, ENCODE_CHUNK):
-            rows = slice(start, start + ENCODE_CHUNK)
+        every = pass_rows(p, k)
+        for start in range(0, self.n_rows, every):
+            rows = slice(start, start + every)
             add_statistics(self.backend, A, B, self.codes[rows], self.X[rows])
         return A, B
 
     def final_codes(self, W: Any, cfg: CodeSettings, keep: bool) -> tuple[Any, float]:
-        """Codes of every row on W, certified as any code step's, ENCODE_CHUNK rows at a time
+        """Codes of every row on W, certified as any code step's, `pass_rows` rows at a time
         so that memory stays bounded: (codes (m, k) on the backend or None unless `keep`,
         Σ ½‖x − hW‖² + α‖h‖₁). Warm-started from the rows' latest codes where the block
         holds them (an online fit's: on P1 and 12×12 patches this pass costs half of a cold
@@ -282,8 +284,9 @@ class RowBlock:
         k = int(W.shape[0])
         warm = self.codes if self.codes is not None and self.codes.shape[1] == k else None
         parts, total = [], 0.0
-        for start in range(0, self.n_rows, ENCODE_CHUNK):
-            rows = slice(start, start + ENCODE_CHUNK)
+        every = pass_rows(int(self.X.shape[1]), k)
+        for start in range(0, self.n_rows, every):
+            rows = slice(start, start + every)
             step = solve_codes(
                 self.backend,
                 self.X[rows],
@@ -303,8 +306,14 @@ class RowBlock:
         return codes, total
 
 
-def squared_row_norms(backend: Backend, X: Any, chunk: int = ENCODE_CHUNK) -> Any:
+def pass_rows(n_features: int, n_components: int) -> int:
+    """Rows per chunk of a pass over every row: PASS_BYTES of work arrays, 1024 to 65536."""
+    return int(np.clip(PASS_BYTES // (24 * (n_features + n_components)), 1024, 65536))
+
+
+def squared_row_norms(backend: Backend, X: Any, chunk: int | None = None) -> Any:
     """‖x_i‖² (n,) in float64, a chunk of rows at a time: a memory map is never copied whole."""
+    chunk = chunk or pass_rows(int(X.shape[1]), 0)
     xp = backend.xp
     out = xp.empty(X.shape[0], dtype=xp.float64)
     for start in range(0, X.shape[0], chunk):

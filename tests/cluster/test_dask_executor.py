@@ -200,3 +200,26 @@ def test_a_dask_array_is_fitted_where_its_rows_are_computed(
     _same_fit(solvers.fit(X, 8, executor=executor, **OPTIONS), reference)
     with pytest.raises(solvers.InvalidInputError, match="unknown shape"):
         solvers.fit(X[X[:, 0] > 0], 8, executor=executor, **OPTIONS)
+
+
+def test_a_time_limit_on_the_cluster_starts_no_step_that_would_end_past_it(
+    client: Client, data_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chunks of a step run at once on the workers and are not stopped midway, so the loop
+    stops before a step that the last one says would overrun. Time is a fake clock here that
+    moves one second per code step (never the wall clock)."""
+    now = [0.0]
+    step = solvers.distributed.ChunkedRows.code
+
+    def slow_code(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        now[0] += 1.0
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(solvers.run, "_now", lambda: now[0])
+    monkeypatch.setattr(solvers.distributed.ChunkedRows, "code", slow_code)
+    executor = solvers.DaskExecutor(client, n_chunks=2)
+    options = {**OPTIONS, "max_iter": 50, "tol": 0.0, "time_limit": 3.5}
+    result = solvers.fit(data_file, 8, executor=executor, **options)
+    # steps end at 1, 2 and 3 s; a fourth would end at 4 s, past the limit: not started
+    assert (result.stop_reason, result.n_iter) == ("time_limit", 3)
+    assert now[0] == 3.0
