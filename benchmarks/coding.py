@@ -36,7 +36,7 @@ from benchmarks.data import initial_dictionary, p1_patches
 
 ALPHA = 1.0
 K = 128
-TARGET_SPAMS = 1.0  # ours ≥ SPAMS samples/s at equal objective
+TARGET_SPAMS = 2.0  # BENCHMARKS.md: coding ≥ 2× SPAMS lasso at equal objective
 TARGET_SKLEARN = 10.0  # ours ≥ 10× scikit-learn lasso_cd
 EQUAL_OBJECTIVE = 1e-6  # "equal objective": relative difference at most this
 
