@@ -85,29 +85,28 @@ def solve_codes(
     dtype = X.dtype
     if x_sq is None:
         X64 = xp.asarray(X, dtype=xp.float64)
-        x_sq = xp.sum(X64 * X64, axis=1)
+        x_sq = xp.einsum("ij,ij->i", X64, X64)
     if solver == "lars":
         return _lars(X, W, alpha, x_sq, positive, tol)
     H = xp.zeros((X.shape[0], W.shape[0]), dtype=dtype) if H0 is None else H0.astype(dtype)
     if solver == "cd":
-        W64 = np.asarray(W, dtype=np.float64)
-        C = np.asarray(X, dtype=np.float64) @ W64.T
-        return _cd(W64 @ W64.T, C, x_sq, H, alpha, tol, max_iter, positive)
+        return _cd(X, np.asarray(W, dtype=np.float64), x_sq, H, alpha, tol, max_iter, positive)
     if solver == "fista":
         return _fista(backend, X, W, x_sq, H, alpha, tol, max_iter, positive)
     raise ValueError(f"unknown code solver {solver!r}")
 
 
-def _cd(G, C, x_sq, H, alpha, tol, max_sweeps, positive) -> CodeStep:
-    n = C.shape[0]
+def _cd(X, W, x_sq, H, alpha, tol, max_sweeps, positive) -> CodeStep:
+    n = X.shape[0]
     gaps = np.empty(n)
     residual_sq = np.empty(n)
     sweeps = np.empty(n, dtype=np.int64)
     H = np.ascontiguousarray(H)
     cd_rows(
-        G,
-        np.ascontiguousarray(C),
-        x_sq,
+        X,
+        W,
+        W @ W.T,
+        np.ascontiguousarray(x_sq, dtype=np.float64),
         H,
         float(alpha),
         float(tol),

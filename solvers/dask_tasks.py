@@ -11,12 +11,14 @@ BLOCK_IDLE_S are dropped (a fit whose driver died never says goodbye).
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -26,6 +28,8 @@ from .rows import BlockStats, CodeSettings, RowBlock
 from .validation import validate_data
 
 BLOCK_IDLE_S = 900.0
+
+Task = TypeVar("Task", bound=Callable[..., Any])
 
 _blocks: dict[str, tuple[RowBlock, float]] = {}
 _lock = threading.Lock()
@@ -58,6 +62,18 @@ def _block(key: str, rows: np.ndarray, backend_name: str) -> RowBlock:
     return block
 
 
+def _in_compute_scope(task: Task) -> Task:
+    """The task run as in-process fits run (`Backend.compute_scope`: BLAS single-threaded on
+    the CPU, the kernels' own threads using the cores)."""
+
+    @functools.wraps(task)
+    def run(key: str, rows: Any, backend: str, *args: Any) -> Any:
+        with get_backend(backend).compute_scope():
+            return task(key, rows, backend, *args)
+
+    return run  # type: ignore[return-value]
+
+
 def drop_blocks(prefix: str) -> int:
     """Forget the blocks of one fit (keys starting with `prefix`); how many there were."""
     with _lock:
@@ -67,11 +83,13 @@ def drop_blocks(prefix: str) -> int:
     return len(names)
 
 
+@_in_compute_scope
 def norms_task(key: str, rows: np.ndarray, backend: str) -> float:
     """Σ‖x‖² over the chunk (and its block built, kernels loaded, before the first step)."""
     return float(_block(key, rows, backend).x_sq.sum())
 
 
+@_in_compute_scope
 def code_task(
     key: str,
     rows: np.ndarray,
@@ -90,6 +108,7 @@ def code_task(
     return stats.on_host(block.backend)
 
 
+@_in_compute_scope
 def candidates_task(
     key: str,
     rows: np.ndarray,
@@ -106,6 +125,7 @@ def candidates_task(
     return block.backend.to_numpy(X), block.backend.to_numpy(H)
 
 
+@_in_compute_scope
 def sums_task(key: str, rows: np.ndarray, backend: str, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Σ h hᵀ, Σ h xᵀ over the block's latest codes, on the host."""
     block = _block(key, rows, backend)
@@ -113,6 +133,7 @@ def sums_task(key: str, rows: np.ndarray, backend: str, k: int) -> tuple[np.ndar
     return block.backend.to_numpy(A), block.backend.to_numpy(B)
 
 
+@_in_compute_scope
 def codes_task(
     key: str,
     rows: np.ndarray,

@@ -48,7 +48,10 @@ class ValueScan:
             self.bad_count += count
         elif not self.bad_count:  # magnitudes matter only for finite data
             with np.errstate(over="ignore"):
-                self.sum_sq += float(np.dot(flat, flat))
+                # einsum's own loop, not BLAS: a multi-threaded BLAS dot leaves its threads
+                # spinning for a while, on the cores the fit's kernels start on next (measured:
+                # encoding P1 took 0.125 s after the scan's np.dot, 0.100 s without it)
+                self.sum_sq += float(np.einsum("i,i->", flat, flat))
             self.largest = max(self.largest, abs(float(flat.max())), abs(float(flat.min())))
         self.done += flat.size
 
