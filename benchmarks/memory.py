@@ -9,8 +9,8 @@
 2. In a fresh Python process: imports, a small warm-up fit (so compiled kernels are loaded), then
    records the baseline, starts a thread that reads /proc/self/status every 5 ms, and runs
    `solvers.fit(np.load(path, mmap_mode="r"), k, max_iter=1, random_state=0,
-   return_codes=False)` at the defaults (online, mini-batches of max(1024, k) rows), or with
-   `--batch-size`.
+   return_codes=False)` at the defaults (online, mini-batches of 8·k rows within
+   [256, max(1024, k)]), or with `--batch-size`.
 3. Prints the child's peak RSS (VmHWM, equal to getrusage's ru_maxrss) and the sampled peaks of
    RssAnon (memory the process allocated) and RssFile (pages of the memory map and of shared
    libraries that are resident), against the target: peak RSS within file size + 300 MB.

@@ -52,10 +52,11 @@ def fit(
     array, a memory map included, or the path of a `.npy` file. `init` is "data", "svd" or an
     (n_components, n_features) array. The other keyword options and their defaults are the
     fields of `FitOptions`; `mode="auto"` and `batch_size=None`, the defaults, are chosen from
-    the problem (`solvers.auto`: online mini-batches of max(1024, k) rows on the CPU, batch
-    mode when one such mini-batch holds all the data), and `result.options` says what was
-    chosen. `callback(progress)` runs after every outer iteration (online:
-    every tenth of an epoch) and may return False to stop with stop_reason "cancelled".
+    the problem (`solvers.auto`: online mini-batches of 8·k rows, at least 256 and at most
+    max(1024, k), on the CPU; batch mode when one such mini-batch holds all the data), and
+    `result.options` says what was chosen. `callback(progress)` runs after every outer
+    iteration (online: every tenth of an epoch) and may return False to stop with stop_reason
+    "cancelled".
     `checkpoint` is an .npz path: an existing one is resumed from, and it is rewritten every
     `checkpoint_interval` seconds and when the fit stops. `executor`: None fits in this
     process on `backend`; a `DaskExecutor` fits on its cluster (`backend` then names the

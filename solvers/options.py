@@ -48,8 +48,8 @@ class FitOptions:
     `checkpoint_interval` is in seconds; 0 writes a checkpoint after every iteration.
 
     `mode="auto"` and `batch_size=None` (the defaults) are chosen from the problem by
-    `solvers.auto.resolve_options` (mini-batches of max(1024, k) rows on the CPU, online
-    unless one mini-batch holds all the data); explicit values are used as given.
+    `solvers.auto.resolve_options` (mini-batches of 8·k rows within [256, max(1024, k)] on the
+    CPU, online unless one mini-batch holds all the data); explicit values are used as given.
     `time_limit` counts from the call of `fit`, validation and the final codes included.
     """
 

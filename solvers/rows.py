@@ -207,17 +207,8 @@ class RowBlock:
         for start in range(0, max(m, 1), every):
             part = slice(start, start + every)
             parts.append(
-                solve_codes(
-                    self.backend,
-                    X[part],
-                    W,
-                    cfg.alpha,
-                    H0=None if warm is None else warm[part],
-                    solver=cfg.solver,
-                    tol=cfg.tol,
-                    max_iter=cfg.max_iter,
-                    positive=cfg.positive,
-                    x_sq=x_sq[part],
+                _coded(
+                    self.backend, X[part], W, cfg, None if warm is None else warm[part], x_sq[part]
                 )
             )
             if deadline is not None and start + every < m and deadline():
@@ -287,23 +278,29 @@ class RowBlock:
         every = pass_rows(int(self.X.shape[1]), k)
         for start in range(0, self.n_rows, every):
             rows = slice(start, start + every)
-            step = solve_codes(
-                self.backend,
-                self.X[rows],
-                W,
-                cfg.alpha,
-                H0=None if warm is None else warm[rows],
-                solver=cfg.solver,
-                tol=cfg.tol,
-                max_iter=cfg.max_iter,
-                positive=cfg.positive,
-                x_sq=self.x_sq[rows],
-            )
+            H0 = None if warm is None else warm[rows]
+            step = _coded(self.backend, self.X[rows], W, cfg, H0, self.x_sq[rows])
             total += objective_sum(self.X[rows], step.codes, W, cfg.alpha)
             if keep:
                 parts.append(step.codes)
         codes = self.backend.xp.concatenate(parts) if keep and parts else None
         return codes, total
+
+
+def _coded(backend: Backend, X: Any, W: Any, cfg: CodeSettings, warm: Any, x_sq: Any) -> CodeStep:
+    """`solve_codes` of X (m, p) on W with the settings `cfg`, warm from `warm` (m, k) or 0."""
+    return solve_codes(
+        backend,
+        X,
+        W,
+        cfg.alpha,
+        H0=warm,
+        solver=cfg.solver,
+        tol=cfg.tol,
+        max_iter=cfg.max_iter,
+        positive=cfg.positive,
+        x_sq=x_sq,
+    )
 
 
 def pass_rows(n_features: int, n_components: int) -> int:

@@ -72,7 +72,7 @@ async def test_online_progress_is_labelled_an_estimate_and_the_result_is_exact(
     r = await client.get(f"/v1/models/{job['model_id']}/dictionary", headers={"Accept": NPY})
     true = solvers.objective(X, codes, load_npy(r.content), 0.3)
     assert job["objective"] == pytest.approx(true, rel=1e-9)
-    batch = await fitted(client, X, max_iter=3)
+    batch = await fitted(client, X, mode="batch", max_iter=3)
     events = parse_sse((await client.get(f"/v1/jobs/{batch['id']}/events")).text)
     assert all(json.loads(e["data"])["estimate"] is False for e in events[:-1])
 

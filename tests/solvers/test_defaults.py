@@ -7,13 +7,7 @@ import numpy as np
 import pytest
 
 import solvers
-from solvers.auto import (
-    CPU_BATCH_SIZE,
-    GPU_BATCH_SIZE,
-    auto_batch_size,
-    auto_mode,
-    resolve_options,
-)
+from solvers.auto import GPU_BATCH_SIZE, auto_batch_size, auto_mode, resolve_options
 from solvers.estimator import SparseDictionaryLearning
 
 
@@ -25,8 +19,11 @@ def test_the_declared_defaults_are_the_automatic_ones():
 @pytest.mark.parametrize(
     ("n", "k", "gpu", "expected"),
     [
-        (20000, 128, False, CPU_BATCH_SIZE),  # P1: k under the base size
-        (20000, 2048, False, 2048),  # a large dictionary: at least k rows
+        (20000, 128, False, 1024),  # P1: 8 rows per atom
+        (20000, 64, False, 512),
+        (20000, 16, False, 256),  # at least 256
+        (20000, 256, False, 1024),  # at most 1024 ...
+        (20000, 2048, False, 2048),  # ... or k, for a large dictionary
         (600, 128, False, 600),  # never more rows than the data has
         (10**6, 512, True, GPU_BATCH_SIZE),  # larger on a GPU
         (10**6, 16384, True, 16384),
@@ -45,7 +42,7 @@ def test_mode_rule_is_batch_only_when_one_mini_batch_holds_the_data():
 
 def test_resolve_fills_in_only_what_was_left_to_it():
     chosen = resolve_options(solvers.FitOptions(), 5000, 64, gpu=False)
-    assert (chosen.mode, chosen.batch_size) == ("online", CPU_BATCH_SIZE)
+    assert (chosen.mode, chosen.batch_size) == ("online", 512)
     small = resolve_options(solvers.FitOptions(), 300, 64, gpu=False)
     assert (small.mode, small.batch_size) == ("batch", 300)
     # an explicit batch size decides the mode's rule too
@@ -61,14 +58,14 @@ def X(make_data):
 def test_a_default_fit_runs_online_in_mini_batches_of_the_rule(X):
     result = solvers.fit(X, 8, max_iter=2, random_state=0)
     assert result.options is not None
-    assert (result.options.mode, result.options.batch_size) == ("online", CPU_BATCH_SIZE)
+    assert (result.options.mode, result.options.batch_size) == ("online", 256)
     assert all(record.estimate for record in result.history)  # online records
-    # two mini-batches per epoch (1024 + 476 rows), two epochs
-    assert result.n_iter == 4
+    # six mini-batches per epoch (5 × 256 + 220 rows), two epochs
+    assert result.n_iter == 12
 
 
 def test_a_small_default_fit_is_a_batch_fit_that_converges(X):
-    result = solvers.fit(X[:400], 8, max_iter=1000, random_state=0)
+    result = solvers.fit(X[:250], 8, max_iter=1000, random_state=0)
     assert result.options is not None and result.options.mode == "batch"
     assert result.stop_reason == "converged"
     assert not any(record.estimate for record in result.history)
@@ -107,7 +104,7 @@ def test_the_estimator_and_fit_choose_alike(X):
     estimator = SparseDictionaryLearning(8, max_iter=2, random_state=0).fit(X)
     result = solvers.fit(X, 8, max_iter=2, random_state=0, return_codes=False)
     np.testing.assert_array_equal(estimator.components_, result.dictionary)
-    assert estimator.n_iter_ == result.n_iter == 4
+    assert estimator.n_iter_ == result.n_iter == 12
 
 
 def test_defaults_are_deterministic_under_random_state(X):
