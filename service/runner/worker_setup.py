@@ -10,10 +10,16 @@ its start). The API's shutdown stops the workers through their nannies instead, 
 runs have checkpointed (`Dispatcher.stop`). So the workers' Python is started with SIGINT and
 SIGTERM ignored (`worker_python`: Python keeps a signal its parent ignores ignored, and so
 does asyncio), and the preload ignores them again where another start method is configured.
+
+A worker that is closing may still have a heartbeat to the scheduler in flight, which then
+fails against its own closing connection pool and logs an ERROR with a traceback (a known race
+of distributed's shutdown): the preload drops that one record while the worker closes, so that
+an orderly stop logs no traceback. The same failure while the worker runs is still logged.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 import signal
@@ -23,6 +29,8 @@ from typing import Any
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 WORKER_NICENESS = 10
+HEARTBEAT_FAILED = "Failed to communicate with scheduler during heartbeat"
+CLOSING = frozenset({"closing", "closing_gracefully", "closed"})
 
 
 def worker_python(directory: Path) -> str | None:
@@ -48,6 +56,19 @@ def dask_setup(worker: Any) -> None:
     for sig in STOP_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
     lower_priority(WORKER_NICENESS)
+    logging.getLogger("distributed.worker").addFilter(QuietHeartbeatAtClose(worker))
+
+
+class QuietHeartbeatAtClose(logging.Filter):
+    """Drops the heartbeat-failure record of a worker that is closing (see the module)."""
+
+    def __init__(self, worker: Any) -> None:
+        super().__init__()
+        self.worker = worker
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(getattr(self.worker, "status", None), "name", "")
+        return not (status in CLOSING and record.getMessage().startswith(HEARTBEAT_FAILED))
 
 
 def lower_priority(niceness: int) -> None:
