@@ -23,9 +23,10 @@ from .result import Progress, ProgressCallback
 # steps (those code on a dictionary with denser codes, through smaller calls): the time limit
 # keeps room for the pass at the latest steps' cost per row.
 FINAL_CODES_FACTOR = 1.0
-# Weight of the newest code step in the running cost per row: the first steps, cold, cost
-# several times the later ones.
-RATE_WEIGHT = 0.5
+# The cost per row of a run's code steps is the least of its latest RECENT_STEPS (robust to a
+# slow one: a pause, a collection), leaving out the run's first step, which also pays one-off
+# costs (on a Dask cluster, the rows reaching their worker: 0.2 s for one mini-batch of P1).
+RECENT_STEPS = 3
 
 
 _now = time.perf_counter  # tests replace it, to make time pass as they say
@@ -48,8 +49,9 @@ class Run:
     elapsed_before: float = 0.0
     started: float = field(default_factory=lambda: clock())  # the call of `fit`, by default
     last_save: float = field(default_factory=lambda: clock())
-    row_seconds: float = 0.0  # running cost of coding one row
     step_seconds: float = 0.0  # the last code step's
+    row_costs: list[float] = field(default_factory=list)  # s per row, latest steps but the first
+    steps_timed: int = 0
 
     @property
     def n_samples(self) -> int:
@@ -65,8 +67,11 @@ class Run:
         return limit is not None and self.elapsed() + ahead >= limit
 
     def final_codes_seconds(self) -> float:
-        """About how long a cold code pass over every row takes, from the steps so far."""
-        return FINAL_CODES_FACTOR * self.row_seconds * self.n_samples
+        """About how long the final pass over every row takes, from the latest code steps (0
+        before there is one to go by)."""
+        if not self.row_costs:  # nothing to go by yet but the first step
+            return 0.0
+        return FINAL_CODES_FACTOR * min(self.row_costs) * self.n_samples
 
     def must_stop(self, ahead: float = 0.0) -> bool:
         """Whether to start no further code step: out of time `ahead` seconds from now, and
@@ -92,9 +97,10 @@ class Run:
         start = clock()
         step = self.executor.code(W, rows, replaced=replaced, deadline=deadline)
         self.step_seconds = clock() - start
-        rate = self.step_seconds / max(step.n_rows, 1)
-        weight = RATE_WEIGHT if self.row_seconds > 0 else 1.0
-        self.row_seconds = (1 - weight) * self.row_seconds + weight * rate
+        self.steps_timed += 1
+        if self.steps_timed > 1:
+            self.row_costs = [*self.row_costs, self.step_seconds / max(step.n_rows, 1)]
+            self.row_costs = self.row_costs[-RECENT_STEPS:]
         return step
 
     def report(self, record: Progress) -> bool:
