@@ -199,7 +199,7 @@ def _epoch(
         if end_of_epoch or state.batches % schedule.report_every == 0:
             if not _report(run, state, per_epoch):
                 return "cancelled"
-        # the final codes, a cold pass over every row, come within the limit too
+        # the final codes, a pass over every row, come within the limit too
         if run.must_stop(run.final_codes_seconds()):
             return "time_limit"
         if end_of_epoch:

@@ -34,7 +34,10 @@ from .options import FitOptions, default_code_tol
 PASS_BYTES = 64 * 2**20
 # Rows coded between two looks at the clock when a step must stop at a time limit: about 20 to
 # 80 ms of coding here (3 to 10 µs a row at k = 64 to 256), a small part of a limit of 0.5 s.
+# Each part is a code step of its own (G = W Wᵀ, and on a GPU its largest eigenvalue), so a GPU,
+# whose batched FISTA wants many rows at once, looks every GPU_CHECK_ROWS (not measured there).
 CHECK_ROWS = 8192
+GPU_CHECK_ROWS = 65536
 # Online fits keep every row's latest codes (float32) to warm-start its next visit when a block's
 # codes fit in this many bytes: a warm start finds the support in one pass instead of several.
 WARM_START_BYTES = 128 * 2**20
@@ -202,7 +205,10 @@ class RowBlock:
         X = self.X if rows is None else self.X[rows]
         x_sq = self.x_sq if rows is None else self.x_sq[rows]
         m = int(X.shape[0])
-        every = max(m, 1) if deadline is None else CHECK_ROWS
+        if deadline is None:
+            every = max(m, 1)
+        else:
+            every = GPU_CHECK_ROWS if self.backend.is_gpu else CHECK_ROWS
         parts = []
         for start in range(0, max(m, 1), every):
             part = slice(start, start + every)

@@ -21,8 +21,7 @@ from .result import Progress, ProgressCallback
 # are kept. Measured on four workloads (benchmarks.workloads), a row of it costs 0.5 to 1.1 times
 # a row of the latest mini-batch code steps (cold passes the most), and less than the early
 # steps (those code on a dictionary with denser codes, through smaller calls): the time limit
-# keeps room for the pass at the latest steps' cost per row.
-FINAL_CODES_FACTOR = 1.0
+# keeps room for the pass at the latest steps' cost per row, with no margin.
 # The cost per row of a run's code steps is the least of its latest RECENT_STEPS (robust to a
 # slow one: a pause, a collection), leaving out the run's first step, which also pays one-off
 # costs (on a Dask cluster, the rows reaching their worker: 0.2 s for one mini-batch of P1).
@@ -71,7 +70,7 @@ class Run:
         before there is one to go by)."""
         if not self.row_costs:  # nothing to go by yet but the first step
             return 0.0
-        return FINAL_CODES_FACTOR * min(self.row_costs) * self.n_samples
+        return min(self.row_costs) * self.n_samples
 
     def must_stop(self, ahead: float = 0.0) -> bool:
         """Whether to start no further code step: out of time `ahead` seconds from now, and
