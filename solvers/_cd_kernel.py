@@ -14,9 +14,10 @@ reaches zero; along that segment the objective only decreases, so every round is
 
 From a cold start, cyclic passes over correlated atoms let half of them into the support (on P1,
 64 of 128 in the first pass for a final 30) and then spend many passes removing them again. So a
-row that starts from h = 0 takes greedy (Gauss–Southwell) steps first: each moves the coordinate
-that violates its optimality condition most, until none violates it by more than a fraction of
-α, and a Newton step on that support follows. A warm-started row goes straight to the passes.
+row that starts from h = 0 follows the lasso homotopy first (`_homotopy_kernel`): one segment
+per atom entering or leaving, ending at the exact solution when the support is small, at the
+exact solution for a larger α (a warm start for the passes) when it outgrows a quarter of the
+atoms. A warm-started row goes straight to the passes.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ._homotopy_kernel import homotopy
 from ._threads import run_ranges
 
 # Newton steps follow a pass that moved at most this many coordinates in or out of the support
@@ -37,11 +39,11 @@ _PRODUCT_ROWS = 256
 # A Cholesky pivot under this fraction of its diagonal entry means the active atoms are
 # (nearly) linearly dependent: the Newton step is skipped and coordinate descent goes on.
 _PIVOT_FLOOR = 1e-10
-# Greedy steps run while some coordinate's optimality condition is violated by more than this
-# fraction of α (tighter costs more scans than the passes it saves; measured on P1 coding), and
-# at most this many steps per atom.
-_GREEDY_FLOOR = 0.2
-_GREEDY_STEPS_PER_ATOM = 2
+# A cold row's homotopy hands over to the passes once its support outgrows this fraction of
+# the atoms (a step costs O(k · support), as a pass does, but moves one atom in or out), and
+# after this many segments per atom (or `max_sweeps` per atom, if fewer).
+_HOMOTOPY_MAX_ACTIVE = 0.25
+_HOMOTOPY_STEPS_PER_ATOM = 2
 # Numba-level inlining (inline="always") is kept for the one-line helpers of the inner
 # coordinate loop; those called once per pass or per row are left to LLVM. Inlining them too
 # cost a cold compile 1.1 s (float64) and 1.2 s (float32) more for no measurable speed-up (P1
@@ -113,53 +115,6 @@ def _refresh(h, q, c, G):  # pragma: no cover - compiled
                 q[m] -= h[j] * G[j, m]
 
 
-@njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def _violation(q_j, h_j, alpha, positive):  # pragma: no cover - compiled
-    """How far coordinate j is from its optimality condition, given q_j = (c − G h)_j.
-
-    A zero coordinate must have |q_j| ≤ α (q_j ≤ α when positive); a nonzero one q_j = α sign h_j.
-    """
-    if h_j == 0.0:
-        return (q_j if positive else abs(q_j)) - alpha
-    return abs(q_j - alpha) if h_j > 0.0 else abs(q_j + alpha)
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _greedy_start(h, q, G, alpha, positive, floor, max_steps):  # pragma: no cover - compiled
-    """Gauss–Southwell steps: minimise exactly over the most violating coordinate, while its
-    violation exceeds `floor`, at most `max_steps` times. The update of q and the search for the
-    next coordinate share one loop over the k atoms."""
-    k = h.shape[0]
-    best = -1
-    top = floor
-    for m in range(k):
-        v = _violation(q[m], h[m], alpha, positive)
-        if v > top:
-            top = v
-            best = m
-    steps = 0
-    while steps < max_steps and best >= 0:
-        j = best
-        g_jj = G[j, j]
-        if g_jj <= 0.0:
-            break
-        new = _minimiser(h[j], q[j], g_jj, alpha, positive)
-        delta = new - h[j]
-        if delta == 0.0:
-            break
-        h[j] = new
-        steps += 1
-        best = -1
-        top = floor
-        for m in range(k):
-            q_m = q[m] - delta * G[j, m]
-            q[m] = q_m
-            v = _violation(q_m, h[m], alpha, positive)
-            if v > top:
-                top = v
-                best = m
-
-
 @njit(cache=True, nogil=True, error_model="numpy")
 def _newton_step(h, c, G, alpha, active, n_active, L, rhs):  # pragma: no cover - compiled
     """Move h towards the solution of the lasso restricted to the support `active` with its signs.
@@ -228,9 +183,10 @@ def _support(h, active):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _solve_rows(
-    G, C, x_sq, H, alpha, tol, max_sweeps, positive, gaps, residual_sq, sweeps, first, stop
+    G, C, x_sq, H, cold, alpha, tol, max_sweeps, positive, gaps, residual_sq, sweeps
 ):  # pragma: no cover - compiled
-    """Rows first..stop-1 of `cd_rows`, one after the other, with one set of work buffers."""
+    """The rows of C, one after the other, with one set of work buffers (`cd_rows`); `cold`:
+    every row starts from h = 0, whatever H holds."""
     k = C.shape[1]
     h = np.empty(k)
     q = np.empty(k)
@@ -238,7 +194,10 @@ def _solve_rows(
     active = np.empty(k, dtype=np.int64)
     L = np.empty((k, k))
     rhs = np.empty(k)
-    for i in range(first, stop):
+    work = np.empty((5, k))
+    max_active = max(8, int(_HOMOTOPY_MAX_ACTIVE * k))
+    max_steps = min(_HOMOTOPY_STEPS_PER_ATOM, max_sweeps) * k  # a sweep's worth per atom
+    for i in range(C.shape[0]):
         if x_sq[i] <= 0.0:  # x = 0: h = 0 is the solution, whatever the warm start says
             for j in range(k):
                 H[i, j] = 0.0
@@ -247,7 +206,7 @@ def _solve_rows(
             sweeps[i] = 0
             continue
         for j in range(k):
-            h[j] = H[i, j]
+            h[j] = 0.0 if cold else H[i, j]
             c[j] = C[i, j]
         _refresh(h, q, c, G)
         target = tol * x_sq[i]
@@ -256,15 +215,9 @@ def _solve_rows(
         newton = True
         if gap > target and _support(h, active) == 0:
             # Cold rows only: a warm start (the previous codes of a fit) is usually a pass or
-            # two from its certificate, and a Newton step first makes it dearer (an 8-epoch
-            # online fit of P2-shaped data took 9% more CPU with greedy starts on every row).
-            _greedy_start(
-                h, q, G, alpha, positive, _GREEDY_FLOOR * alpha, _GREEDY_STEPS_PER_ATOM * k
-            )
-            n_active = _support(h, active)
-            if n_active > 0:
-                newton = _newton_step(h, c, G, alpha, active, n_active, L, rhs)
-                _refresh(h, q, c, G)
+            # two from its certificate, closer than the path from h = 0.
+            homotopy(h, q, G, alpha, positive, max_active, max_steps, L, work, active)
+            _refresh(h, q, c, G)
             gap, r_sq = _row_gap(h, q, c, x_sq[i], alpha, positive)
         while gap > target and used < max_sweeps:
             # One full pass; `changed` counts the coordinates that entered or left the support.
@@ -300,29 +253,39 @@ def _solve_rows(
         sweeps[i] = used
 
 
-def cd_rows(X, W, G, x_sq, H, alpha, tol, max_sweeps, positive, gaps, residual_sq, sweeps):
+def cd_rows(X, W, G, x_sq, H, alpha, tol, max_sweeps, positive, gaps, residual_sq, sweeps, cold):
     """Solve every row of H in place.
 
-    X (n, p) any real dtype, W (k, p) and G = W Wᵀ (k, k) float64, x_sq (n,) float64, H (n, k)
-    float32 or float64 (warm start, overwritten). Outputs: gaps (n,) relative gaps gap/‖x‖²,
-    residual_sq (n,) ‖x − hW‖², sweeps (n,) full passes used. A row whose ‖x‖² is 0 gets h = 0.
+    X (n, p) any real dtype, W (k, p) and G = W Wᵀ (k, k) float64, x_sq (n,) float64 or None
+    (then computed here), H (n, k) float32 or float64: the warm start, overwritten; with
+    `cold` every row starts from 0 and H's contents are not read (it may come from np.empty).
+    Outputs: gaps (n,) relative gaps gap/‖x‖², residual_sq (n,) ‖x − hW‖², sweeps (n,) full
+    passes used. A row whose ‖x‖² is 0 gets h = 0.
 
     Ranges of rows go to the threads of `_threads.run_ranges` (the calling thread among them);
-    each computes the rows of C = X Wᵀ of its range itself, just before coding them: the
-    product runs on every core with BLAS single-threaded, and its rows are still in cache when
-    the kernel reads them. Each row's computation is the same whichever thread runs it.
+    each computes the rows of C = X Wᵀ (and of x_sq) of its range itself, just before coding
+    them: the products run on every core with BLAS single-threaded, and their rows are still in
+    cache when the kernel reads them. Each row's computation is the same whichever thread runs
+    it.
     """
     n = X.shape[0]
     W_t = np.ascontiguousarray(W.T)
 
     def solve(first: int, stop: int) -> None:
         part = np.asarray(X[first:stop], dtype=np.float64)
-        C = part @ W_t
+        part_sq = np.einsum("ij,ij->i", part, part) if x_sq is None else x_sq[first:stop]
+        # The kernel reads and writes float64 codes only: one specialisation to compile, not
+        # one per dtype of H (each costs seconds on a fresh install); float32 codes go through
+        # a float64 copy of the range.
+        codes = H[first:stop]
+        if codes.dtype != np.float64:
+            codes = np.empty(codes.shape) if cold else codes.astype(np.float64)
         _solve_rows(
             G,
-            C,
-            x_sq[first:stop],
-            H[first:stop],
+            part @ W_t,
+            part_sq,
+            codes,
+            cold,
             alpha,
             tol,
             max_sweeps,
@@ -330,8 +293,8 @@ def cd_rows(X, W, G, x_sq, H, alpha, tol, max_sweeps, positive, gaps, residual_s
             gaps[first:stop],
             residual_sq[first:stop],
             sweeps[first:stop],
-            0,
-            stop - first,
         )
+        if codes.dtype != H.dtype:
+            H[first:stop] = codes
 
     run_ranges(solve, n, _PRODUCT_ROWS)

@@ -83,20 +83,23 @@ def solve_codes(
     xp = backend.xp
     solver = resolve_code_solver(solver, backend)
     dtype = X.dtype
+    shape = (X.shape[0], W.shape[0])
+    if solver == "cd":  # the kernel's threads compute x_sq when it is not given
+        H = np.empty(shape, dtype=dtype) if H0 is None else H0.astype(dtype)
+        W64 = np.asarray(W, dtype=np.float64)
+        return _cd(X, W64, x_sq, H, H0 is None, alpha, tol, max_iter, positive)
     if x_sq is None:
         X64 = xp.asarray(X, dtype=xp.float64)
         x_sq = xp.einsum("ij,ij->i", X64, X64)
     if solver == "lars":
         return _lars(X, W, alpha, x_sq, positive, tol)
-    H = xp.zeros((X.shape[0], W.shape[0]), dtype=dtype) if H0 is None else H0.astype(dtype)
-    if solver == "cd":
-        return _cd(X, np.asarray(W, dtype=np.float64), x_sq, H, alpha, tol, max_iter, positive)
+    H = xp.zeros(shape, dtype=dtype) if H0 is None else H0.astype(dtype)
     if solver == "fista":
         return _fista(backend, X, W, x_sq, H, alpha, tol, max_iter, positive)
     raise ValueError(f"unknown code solver {solver!r}")
 
 
-def _cd(X, W, x_sq, H, alpha, tol, max_sweeps, positive) -> CodeStep:
+def _cd(X, W, x_sq, H, cold, alpha, tol, max_sweeps, positive) -> CodeStep:
     n = X.shape[0]
     gaps = np.empty(n)
     residual_sq = np.empty(n)
@@ -106,7 +109,7 @@ def _cd(X, W, x_sq, H, alpha, tol, max_sweeps, positive) -> CodeStep:
         X,
         W,
         W @ W.T,
-        np.ascontiguousarray(x_sq, dtype=np.float64),
+        None if x_sq is None else np.ascontiguousarray(x_sq, dtype=np.float64),
         H,
         float(alpha),
         float(tol),
@@ -115,6 +118,7 @@ def _cd(X, W, x_sq, H, alpha, tol, max_sweeps, positive) -> CodeStep:
         gaps,
         residual_sq,
         sweeps,
+        cold,
     )
     return CodeStep(H, gaps, residual_sq, bool(np.all(gaps <= tol)))
 

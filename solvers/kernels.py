@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from . import _cd_kernel, _dictionary_kernel
+from . import _cd_kernel, _dictionary_kernel, _homotopy_kernel
 
 DTYPES: tuple[str, ...] = ("float64", "float32")
-_SOURCES = (_cd_kernel, _dictionary_kernel)
+_SOURCES = (_cd_kernel, _homotopy_kernel, _dictionary_kernel)
 _loaded: set[str] = set()  # dtypes whose kernels this process has compiled or loaded
 
 
