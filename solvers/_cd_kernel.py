@@ -31,6 +31,7 @@ from ._threads import run_ranges
 # Newton steps follow a pass that moved at most this many coordinates in or out of the support
 # (on a support still in motion they mostly factorise matrices the next pass makes obsolete).
 _NEWTON_MAX_CHANGES = 0
+_NEWTON_EVERY = 8
 # `cd_rows` hands out ranges of this many rows, each with its own C = X Wᵀ product: large
 # enough for an efficient product (P1 encode: 88 ms with 256 rows, 89 with 512 to 2048), small
 # enough to share out a mini-batch among the threads; fixed, so that the ranges (and the
@@ -41,7 +42,7 @@ _PRODUCT_ROWS = 256
 _PIVOT_FLOOR = 1e-10
 # A cold row's homotopy hands over to the passes once its support outgrows this fraction of
 # the atoms (a step costs O(k · support), as a pass does, but moves one atom in or out), and
-# after this many segments per atom (or `max_sweeps` per atom, if fewer).
+# after this many segments per atom; each segment counts as a sweep against `max_sweeps`.
 _HOMOTOPY_MAX_ACTIVE = 0.25
 _HOMOTOPY_STEPS_PER_ATOM = 2
 # Numba-level inlining (inline="always") is kept for the one-line helpers of the inner
@@ -196,7 +197,7 @@ def _solve_rows(
     rhs = np.empty(k)
     work = np.empty((5, k))
     max_active = max(8, int(_HOMOTOPY_MAX_ACTIVE * k))
-    max_steps = min(_HOMOTOPY_STEPS_PER_ATOM, max_sweeps) * k  # a sweep's worth per atom
+    max_steps = min(_HOMOTOPY_STEPS_PER_ATOM * k, max_sweeps)
     for i in range(C.shape[0]):
         if x_sq[i] <= 0.0:  # x = 0: h = 0 is the solution, whatever the warm start says
             for j in range(k):
@@ -216,7 +217,8 @@ def _solve_rows(
         if gap > target and _support(h, active) == 0:
             # Cold rows only: a warm start (the previous codes of a fit) is usually a pass or
             # two from its certificate, closer than the path from h = 0.
-            homotopy(h, q, G, alpha, positive, max_active, max_steps, L, work, active)
+            # each segment costs about a pass, and counts as one against max_sweeps
+            _, used = homotopy(h, q, G, alpha, positive, max_active, max_steps, L, work, active)
             _refresh(h, q, c, G)
             gap, r_sq = _row_gap(h, q, c, x_sq[i], alpha, positive)
         while gap > target and used < max_sweeps:
@@ -234,15 +236,20 @@ def _solve_rows(
             used += 1
             # Newton once the support has settled: on a support still in motion it would
             # mostly factorise matrices that the next pass makes obsolete. A pass that settled
-            # it rarely reaches the gap alone, so its gap is not computed before the step.
-            if changed > _NEWTON_MAX_CHANGES or not newton:
+            # it rarely reaches the gap alone, so its gap is not computed before the step. On
+            # a support that never settles (a coordinate that keeps crossing zero, near-
+            # dependent atoms), every _NEWTON_EVERY passes all the same: the step only descends.
+            # A singular support (more atoms than the data's rank, duplicates) stops the steps
+            # until the same period has passed: the support may have shrunk since.
+            periodic = used % _NEWTON_EVERY == 0
+            newton = newton or periodic
+            if not (changed <= _NEWTON_MAX_CHANGES or periodic) or not newton:
                 gap, r_sq = _row_gap(h, q, c, x_sq[i], alpha, positive)
                 continue
             n_active = _support(h, active)
             if n_active == 0:
                 gap, r_sq = _row_gap(h, q, c, x_sq[i], alpha, positive)
                 continue
-            # A singular support (duplicate atoms) leaves this row to plain coordinate descent.
             newton = _newton_step(h, c, G, alpha, active, n_active, L, rhs)
             _refresh(h, q, c, G)
             gap, r_sq = _row_gap(h, q, c, x_sq[i], alpha, positive)

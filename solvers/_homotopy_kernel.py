@@ -117,8 +117,9 @@ def _first_smallest(steps):  # pragma: no cover - compiled
 def homotopy(h, q, G, alpha, positive, max_active, max_steps, L, work, active):  # pragma: no cover
     """Follow the path from h = 0 (q = c on entry) towards λ = α; h and q are updated in place.
 
-    Buffers: L (k, k) and work (5, k) float64, active (k,) int64. Returns True when the path
-    reached α (h is then the solution up to rounding), False when it stopped early.
+    Buffers: L (k, k) and work (5, k) float64, active (k,) int64. Returns (reached, segments):
+    reached is True when the path got to α (h is then the solution up to rounding), False when
+    it stopped early; segments, how many it followed (at most max_steps).
     """
     k = h.shape[0]
     w, u, a_dir, steps, sign = work[0], work[1], work[2], work[3], work[4]
@@ -130,14 +131,14 @@ def homotopy(h, q, G, alpha, positive, max_active, max_steps, L, work, active): 
         if value > lam:
             lam, first = value, j
     if lam <= alpha:
-        return True  # h = 0 is the solution
+        return True, 0  # h = 0 is the solution
     sign[first] = 1.0 if q[first] > 0.0 else -1.0
     active[0] = first
     if not _append(L, w, G, active, 0, first, sign[first]):
-        return False
+        return False, 0
     m = 1
     left = -1  # the atom that just left may not re-enter at once (γ = 0 by rounding)
-    for _ in range(max_steps):
+    for segment in range(1, max_steps + 1):
         _direction(L, w, m, u)
         _correlation_direction(G, active, u, m, a_dir)
         gamma = lam - alpha
@@ -160,7 +161,7 @@ def homotopy(h, q, G, alpha, positive, max_active, max_steps, L, work, active): 
         lam -= gamma
         left = -1
         if event < 0:
-            return True
+            return True, segment
         if leaves:
             gone = active[event]
             h[gone] = 0.0
@@ -171,16 +172,16 @@ def homotopy(h, q, G, alpha, positive, max_active, max_steps, L, work, active): 
             left = gone
             for t in range(m):  # L and w afresh: rare, and exact
                 if not _append(L, w, G, active, t, active[t], sign[active[t]]):
-                    return False
+                    return False, segment
             if m == 0:
-                return False
+                return False, segment
             continue
         if m >= max_active:
-            return False
+            return False, segment
         sign[event] = 1.0 if q[event] > 0.0 else -1.0
         active[m] = event
         if not _append(L, w, G, active, m, event, sign[event]):
             sign[event] = 0.0
-            return False
+            return False, segment
         m += 1
-    return False
+    return False, max_steps

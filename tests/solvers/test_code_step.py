@@ -115,11 +115,10 @@ def test_orthonormal_dictionary_gives_soft_thresholding(make_data, solver, posit
 def test_warm_start_from_the_answer_does_no_work(problem, solver):
     X, W = problem
     answer = solve_codes(NUMPY, X, W, ALPHA, solver=solver, tol=TIGHT, max_iter=100_000).codes
-    # One iteration allowed: from zero that is not enough for FISTA, from the answer it is (none
-    # needed). (cd's cold rows follow the homotopy, which needs no sweep on rows this small.)
-    if solver == "fista":
-        cold = solve_codes(NUMPY, X, W, ALPHA, solver=solver, tol=1e-12, max_iter=1)
-        assert not cold.certified
+    # One iteration allowed (for cd a sweep or a homotopy segment): from zero that is not
+    # enough, from the answer it is (none needed).
+    cold = solve_codes(NUMPY, X, W, ALPHA, solver=solver, tol=1e-12, max_iter=1)
+    assert not cold.certified
     warm = solve_codes(NUMPY, X, W, ALPHA, H0=answer, solver=solver, tol=1e-12, max_iter=1)
     assert warm.certified
     np.testing.assert_array_equal(warm.codes, answer)

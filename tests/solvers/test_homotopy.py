@@ -24,7 +24,7 @@ def _follow(x: np.ndarray, W: np.ndarray, alpha: float, positive: bool, max_acti
     k = W.shape[0]
     G = W @ W.T
     h, q = np.zeros(k), W @ x
-    reached = homotopy(
+    reached, _ = homotopy(
         h,
         q,
         G,
