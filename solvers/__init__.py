@@ -11,9 +11,10 @@ from .backends import available_backends, get_backend
 from .certificates import dictionary_residual, lasso_gaps, objective, relative_gaps
 from .checkpoint import remove_checkpoint
 from .distributed import DaskExecutor, default_n_chunks, partial_codes
-from .errors import BackendUnavailableError, FitWarning, InvalidInputError
+from .errors import BackendUnavailableError, ConvergenceWarning, FitWarning, InvalidInputError
 from .kernels import DTYPES as KERNEL_DTYPES
 from .kernels import cache_directory, compile_kernels, kernels_cached
+from .omp import omp_codes
 from .options import (
     BACKENDS,
     CODE_SOLVERS,
@@ -28,6 +29,7 @@ from .options import (
     option_specs,
 )
 from .result import FitResult, Progress
+from .streaming import OnlineModel, partial_fit
 from .validation import size_warning, validate_data, validate_options, working_dtype
 from .value_scan import ValueScan
 
@@ -41,12 +43,14 @@ __all__ = [
     "BackendName",
     "BackendUnavailableError",
     "CodeSolver",
+    "ConvergenceWarning",
     "DaskExecutor",
     "FitOptions",
     "FitResult",
     "FitWarning",
     "InvalidInputError",
     "Mode",
+    "OnlineModel",
     "OptionSpec",
     "Progress",
     "ValueScan",
@@ -61,8 +65,10 @@ __all__ = [
     "kernels_cached",
     "lasso_gaps",
     "objective",
+    "omp_codes",
     "option_specs",
     "partial_codes",
+    "partial_fit",
     "relative_gaps",
     "remove_checkpoint",
     "size_warning",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 import numpy as np
@@ -12,11 +13,12 @@ from .backends import get_backend
 from .batch import fit_batch
 from .codes import resolve_code_solver, solve_codes
 from .distributed import DaskExecutor, is_dask_array
-from .errors import InvalidInputError
+from .errors import ConvergenceWarning, InvalidInputError
 from .executors import InProcess
 from .init import initial_dictionary
+from .omp import omp_codes
 from .online import fit_online
-from .options import DEFAULTS, INITS, FitOptions, default_code_tol
+from .options import DEFAULTS, INITS, FitOptions, default_code_tol, float64_code_step
 from .result import FitResult, ProgressCallback
 from .rows import CodeSettings
 from .run import Run, clock
@@ -83,7 +85,7 @@ def fit(
         raise InvalidInputError(str(exc)) from exc
     W0 = initial_dictionary(X, int(n_components), init, rng, opts.positive_dictionary)
     opts = resolve_options(opts, X.shape[0], int(n_components), backend.is_gpu)
-    code = CodeSettings.of(opts, X.dtype.name)
+    code = CodeSettings.of(opts, X.dtype.name, backend.name)
     rows = InProcess(X, backend, code, "codes" if opts.mode == "online" else "H")
     with backend.compute_scope():
         return _loop(Run(rows, opts, callback, where, started=started), W0, rng, return_codes)
@@ -131,7 +133,7 @@ def _fit_on_cluster(
         opts.positive_dictionary,
     )
     opts = resolve_options(opts, X.shape[0], n_components, opts.backend == "cupy")
-    code = CodeSettings.of(opts, dtype.name)
+    code = CodeSettings.of(opts, dtype.name, "cupy" if opts.backend == "cupy" else "numpy")
     try:
         rows = executor.start(path or X, X.shape, dtype, opts.backend, code)
     except ValueError as exc:
@@ -153,21 +155,33 @@ def encode(
     positive: bool = False,
     tol: float | None = None,
     max_iter: int = DEFAULTS.code_max_iter,
+    n_nonzero_coefs: int | None = None,
+    residual_tol: float | None = None,
 ) -> np.ndarray:
     """Codes (n_samples, n_components) of X (n_samples, n_features) on a fixed dictionary.
 
-    Each row solves min_h ½‖x − hW‖² + α‖h‖₁ to a relative duality gap of `tol` (default by
-    dtype). Returns a NumPy array in X's working dtype (float32 or float64).
+    The lasso solvers (`code_solver` "auto", "cd", "fista", "lars") solve, for each row,
+    min_h ½‖x − hW‖² + α‖h‖₁ to a relative duality gap of `tol` (default by dtype); when some
+    row stops short of it (`max_iter`), one `solvers.ConvergenceWarning` says how many and how
+    far. `code_solver="omp"` is orthogonal matching pursuit (ℓ0, CPU; `solvers.omp`): at most
+    `n_nonzero_coefs` atoms per row (default a tenth of the features), or, with `residual_tol`,
+    atoms until ‖x − hW‖² ≤ residual_tol; it ignores alpha, positive, tol and max_iter.
+    Returns a NumPy array in X's working dtype (float32 or float64).
     """
     alpha = checked_alpha(alpha)
     X = validate_data(X)
     W = validate_dictionary(dictionary, X.shape[1]).astype(X.dtype, copy=False)
     chosen = get_backend(backend)
+    if code_solver == "omp":
+        if chosen.is_gpu:
+            raise InvalidInputError("code_solver='omp' runs on the CPU only (backend='numpy')")
+        return omp_codes(X, W, n_nonzero_coefs=n_nonzero_coefs, residual_tol=residual_tol)
     try:
         resolve_code_solver(code_solver, chosen)
     except ValueError as exc:
         raise InvalidInputError(str(exc)) from exc
-    tol = default_code_tol(X.dtype.name) if tol is None else tol
+    if tol is None:
+        tol = default_code_tol(X.dtype.name, float64_code_step(code_solver, chosen.name))
     with chosen.compute_scope():
         step = solve_codes(
             chosen,
@@ -178,5 +192,15 @@ def encode(
             tol=tol,
             max_iter=max_iter,
             positive=positive,
+        )
+    if not step.certified:
+        gaps = chosen.to_numpy(step.gaps)
+        warnings.warn(
+            ConvergenceWarning(
+                f"{int(np.count_nonzero(gaps > tol))} of {gaps.shape[0]} rows stopped at "
+                f"max_iter={max_iter} short of their certificate: largest relative duality gap "
+                f"{float(gaps.max()):.3g} > tol={tol:g}; raise max_iter for exact codes"
+            ),
+            stacklevel=2,
         )
     return chosen.to_numpy(step.codes)

@@ -12,6 +12,12 @@ class FitWarning(UserWarning):
     why and what to change."""
 
 
+class ConvergenceWarning(FitWarning):
+    """Codes came back short of their certificate (an iteration cap stopped some rows first);
+    the message says how many rows and how far. The scikit-learn estimators raise it as
+    scikit-learn's ConvergenceWarning too."""
+
+
 class BackendUnavailableError(RuntimeError):
     """A backend was asked for that this machine cannot run; `available` lists those it can."""
 

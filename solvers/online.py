@@ -186,7 +186,8 @@ def _epoch(
     order = rng.permutation(run.n_samples)
     while state.position < per_epoch:
         try:
-            _step(run, state, np.sort(order[state.position * b : (state.position + 1) * b]), b)
+            rows = np.sort(order[state.position * b : (state.position + 1) * b])
+            minibatch_step(run, state, rows, b)
         except OutOfTime:  # the mini-batch left no trace
             return "time_limit"
         state.position += 1
@@ -235,7 +236,7 @@ def _end_of_epoch(run: Run, state: OnlineState, stop: StopReason | None) -> Stop
     return stop
 
 
-def _step(run: Run, state: OnlineState, rows: np.ndarray, batch_size: int) -> None:
+def minibatch_step(run: Run, state: OnlineState, rows: np.ndarray, batch_size: int) -> None:
     """Code the mini-batch X[rows] (sorted indices), fold it into the statistics, update W
     and its average."""
     ex, o = run.executor, run.options

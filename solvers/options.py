@@ -122,10 +122,21 @@ def option_specs() -> tuple[OptionSpec, ...]:
 DEFAULTS = FitOptions()
 
 
-def default_code_tol(dtype_name: str) -> float:
+def default_code_tol(dtype_name: str, float64_arithmetic: bool = False) -> float:
     """Relative duality-gap tolerance of the code step for data of this dtype.
 
-    The gap is always computed in float64; for float32 data the codes themselves are stored in
-    float32, which bounds how far below ~1e-7 the certificate can meaningfully go.
+    The gap is always computed in float64. A solver whose iterations run in float32 (FISTA on
+    float32 data) cannot usefully go much below ~1e-7, so float32 data get 1e-6 there; the
+    compiled coordinate descent works in float64 whatever the data's dtype
+    (`float64_arithmetic`), so its codes are certified to 1e-10 before their rounding to
+    float32 on output (about 1e-7 relative, which moves the objective at second order only).
     """
-    return 1e-10 if dtype_name == "float64" else 1e-6
+    return 1e-10 if dtype_name == "float64" or float64_arithmetic else 1e-6
+
+
+def float64_code_step(code_solver: str, backend_name: str) -> bool:
+    """Whether the code step of this solver on this backend computes in float64 whatever the
+    data's dtype: `cd` and `lars` do (on the CPU, `auto` is `cd`); FISTA runs in the data's."""
+    if code_solver == "auto":
+        return backend_name == "numpy"
+    return code_solver in ("cd", "lars")

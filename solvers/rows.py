@@ -26,7 +26,7 @@ from .backends import Backend
 from .certificates import objective_sum
 from .codes import CodeStep, solve_codes
 from .dictionary import add_statistics
-from .options import FitOptions, default_code_tol
+from .options import FitOptions, default_code_tol, float64_code_step
 
 # Bytes of work arrays a pass over every row of a block (final codes, exact sums, row norms)
 # may hold at once, so that memory stays bounded for a memory-mapped X: a chunk of r rows
@@ -58,8 +58,13 @@ class CodeSettings:
     positive: bool
 
     @classmethod
-    def of(cls, options: FitOptions, dtype_name: str) -> CodeSettings:
-        tol = options.code_tol if options.code_tol is not None else default_code_tol(dtype_name)
+    def of(cls, options: FitOptions, dtype_name: str, backend_name: str) -> CodeSettings:
+        """The code step's settings of a fit with these options, on data of this dtype, on this
+        backend ("numpy" or "cupy")."""
+        tol = options.code_tol
+        if tol is None:
+            exact = float64_code_step(options.code_solver, backend_name)
+            tol = default_code_tol(dtype_name, exact)
         return cls(
             options.alpha,
             options.code_solver,
