@@ -5,22 +5,27 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .api import encode, fit
 from .options import DEFAULTS
+from .result import ProgressCallback
+from .sparse_transform import SparseCodingMixin
 
 
-class SparseDictionaryLearning(TransformerMixin, BaseEstimator):
+class SparseDictionaryLearning(SparseCodingMixin, BaseEstimator):
     """Dictionary learning by block coordinate descent, on NumPy or CuPy.
 
     Minimises ½‖X − HW‖²_F + α‖H‖₁ with ‖W_j‖₂ ≤ 1, the scaling of scikit-learn's
     `DictionaryLearning`. After `fit`: `components_` (n_components, n_features) is W,
     `n_iter_`, `stop_reason_`, `history_`, `n_features_in_`. `transform(X)` returns the codes
-    (n_samples, n_components) of X on W. The parameters are `solvers.FitOptions`' (with
-    scikit-learn's names `positive_code`, `positive_dict`), but for `checkpoint_interval`: an
-    estimator writes no checkpoints.
+    (n_samples, n_components) of X on W, `inverse_transform(H)` H W, `get_feature_names_out()`
+    `sparsedictionarylearning0`, … (so `set_output(transform="pandas")` works). The parameters
+    are `solvers.FitOptions`' (with scikit-learn's names `positive_code`, `positive_dict`), but
+    for `checkpoint_interval`: an estimator writes no checkpoints; `callback(progress)` is
+    `solvers.fit`'s. scikit-learn's own estimators, parameter for parameter:
+    `solvers.sklearn_estimators`.
     """
 
     # parameter → fit option, where scikit-learn's name is not the option's
@@ -50,6 +55,7 @@ class SparseDictionaryLearning(TransformerMixin, BaseEstimator):
         code_max_iter: int = DEFAULTS.code_max_iter,
         averaging: float | None = DEFAULTS.averaging,
         dtype: str | None = DEFAULTS.dtype,
+        callback: ProgressCallback | None = None,
     ) -> None:
         self.n_components = n_components
         self.alpha = alpha
@@ -69,6 +75,7 @@ class SparseDictionaryLearning(TransformerMixin, BaseEstimator):
         self.code_max_iter = code_max_iter
         self.averaging = averaging
         self.dtype = dtype
+        self.callback = callback
 
     def fit(self, X: Any, y: Any = None) -> SparseDictionaryLearning:
         X = validate_data(self, X, dtype=[np.float64, np.float32])
@@ -96,6 +103,7 @@ class SparseDictionaryLearning(TransformerMixin, BaseEstimator):
             code_max_iter=self.code_max_iter,
             averaging=self.averaging,
             dtype=self.dtype,
+            callback=self.callback,
             return_codes=False,
         )
         self.components_ = result.dictionary
