@@ -236,12 +236,15 @@ def _end_of_epoch(run: Run, state: OnlineState, stop: StopReason | None) -> Stop
     return stop
 
 
-def minibatch_step(run: Run, state: OnlineState, rows: np.ndarray, batch_size: int) -> None:
+def minibatch_step(
+    run: Run, state: OnlineState, rows: np.ndarray, batch_size: int, seen: int | None = None
+) -> None:
     """Code the mini-batch X[rows] (sorted indices), fold it into the statistics, update W
-    and its average."""
+    and its average. `seen`: samples folded in before (default: batches × batch_size)."""
     ex, o = run.executor, run.options
     xp, k, n = ex.backend.xp, int(state.W.shape[0]), ex.n_samples
-    memory = statistics_memory(state.batches * batch_size, batch_size, k)
+    before = state.batches * batch_size if seen is None else seen
+    memory = statistics_memory(before, batch_size, k)
     exact = state.sum_A is not None
     step = run.code(state.W, rows, replaced=exact, ahead=run.final_codes_seconds())
     if exact and not step.rebuilt:

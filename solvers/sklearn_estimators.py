@@ -12,9 +12,11 @@ What differs, and why:
 - `callback(progress)` is called after every iteration (online: every tenth of an epoch) with a
   `solvers.Progress` (scikit-learn passes its loop's `locals()`), and may return False to stop;
 - `MiniBatchDictionaryLearning` stops when the dictionary moves by less than `tol` over an epoch
-  (relative), and always draws its mini-batches in a shuffled order (`shuffle`,
-  `max_no_improvement` are accepted and not used); `partial_fit` takes X in mini-batches of
-  `batch_size` rows (one step for a piece no larger), so `n_steps_` counts those;
+  (relative; `max_no_improvement` is accepted and not used). Shuffled (the default), it is
+  `solvers.fit` in online mode; with `shuffle=False` its epochs are the steps `partial_fit`
+  takes, in the rows' order. `partial_fit` takes X in mini-batches of `batch_size` rows (one
+  step for a piece no larger), so `n_steps_` counts those; `_A`, `_B` are the statistics it
+  goes on from;
 - `n_jobs` and `verbose` are accepted and not used: the compiled kernels use every core.
 
 Extra keyword parameters: `backend` ("numpy", "cupy" or "auto"), `dtype`.
@@ -262,7 +264,11 @@ class MiniBatchDictionaryLearning(_DictionaryLearner):
         if self.max_iter == 0:
             self.components_ = self._kept(X, k, seed)
             self.n_steps_ = self.n_iter_ = 0
+            self._A = np.zeros((k, k), dtype=X.dtype)
+            self._B = np.zeros((k, X.shape[1]), dtype=X.dtype)
             return self
+        if not self.shuffle:
+            return self._fit_in_order(X, k, seed)
         result = fit(
             X,
             k,
@@ -278,41 +284,74 @@ class MiniBatchDictionaryLearning(_DictionaryLearner):
             backend=self.backend,
             dtype=self.dtype,
             callback=_progress_callback(self.callback),
-            return_codes=False,
         )
         self._set_fitted(result, X.shape[0])
         self.n_steps_ = result.n_iter
         per_epoch = math.ceil(X.shape[0] / min(self.batch_size, X.shape[0]))
         self.n_iter_ = math.ceil(result.n_iter / per_epoch)
+        # the statistics a partial_fit goes on from: averages over every sample's final codes
+        H = np.asarray(result.codes, dtype=np.float64)
+        self._A = (H.T @ H / X.shape[0]).astype(X.dtype)
+        self._B = (H.T @ np.asarray(X, dtype=np.float64) / X.shape[0]).astype(X.dtype)
+        return self
+
+    def _fit_in_order(self, X: np.ndarray, k: int, seed: int) -> MiniBatchDictionaryLearning:
+        """shuffle=False: epochs of mini-batches in the rows' order, each a step of the stream
+        (as partial_fit would take them), until the dictionary moves by less than `tol` over
+        an epoch (relative) or `max_iter` epochs."""
+        stream = self._new_stream(X, k, self._start(X, k), seed)
+        epochs = 0
+        while epochs < self.max_iter:
+            before = stream.dictionary
+            partial_fit(X, stream)
+            epochs += 1
+            after = stream.dictionary
+            if np.linalg.norm(after - before) <= self.tol * np.linalg.norm(after):
+                break
+        self._take(stream)
+        self.n_iter_ = epochs
         return self
 
     def partial_fit(self, X: Any, y: Any = None) -> MiniBatchDictionaryLearning:
-        """Learn on from the rows of X (a mini-batch, or several of `batch_size` rows)."""
+        """Learn on from the rows of X (a mini-batch, or several of `batch_size` rows), from
+        the dictionary and statistics of the fit or partial fits before."""
         _check_fit_algorithm(self.fit_algorithm)
         first = not hasattr(self, "components_")
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=first)
         stream = getattr(self, "_stream", None)
         if stream is None:
             k = self.n_components if self.n_components is not None else X.shape[1]
-            init = self.components_ if not first else self._start(X, k)
-            stream = start_model(
-                X,
-                k,
-                init,
-                alpha=self.alpha,
-                batch_size=self.batch_size,
-                positive_codes=self.positive_code,
-                positive_dictionary=self.positive_dict,
-                random_state=_seed(self.random_state),
-                backend=self.backend,
-                dtype=self.dtype,
-            )
-            stream.state.batches = getattr(self, "n_steps_", 0)
-            self._stream = stream
+            init = self._start(X, k) if first else self.components_
+            stream = self._new_stream(X, k, init, _seed(self.random_state))
+            if not first:  # after a fit: its statistics and step count
+                stream.state.A = np.asarray(self._A, dtype=np.float64)
+                stream.state.B = np.asarray(self._B, dtype=np.float64)
+                stream.state.weight = 1.0
+                stream.state.batches = self.n_steps_
         partial_fit(X, stream)
+        self._take(stream)
+        return self
+
+    def _new_stream(self, X: np.ndarray, k: int, init: Any, seed: int) -> OnlineModel:
+        return start_model(
+            X,
+            k,
+            init,
+            alpha=self.alpha,
+            batch_size=self.batch_size,
+            positive_codes=self.positive_code,
+            positive_dictionary=self.positive_dict,
+            random_state=seed,
+            backend=self.backend,
+            dtype=self.dtype,
+        )
+
+    def _take(self, stream: OnlineModel) -> None:
+        self._stream = stream
         self.components_ = stream.dictionary
         self.n_steps_ = stream.n_steps
-        return self
+        self._A = np.asarray(stream.state.A).astype(stream.dtype)
+        self._B = np.asarray(stream.state.B).astype(stream.dtype)
 
 
 class SparseCoder(SparseCodingMixin, BaseEstimator):

@@ -156,7 +156,8 @@ def partial_fit(
     with backend.compute_scope():
         for first in range(0, X.shape[0], o.batch_size):
             rows = np.arange(first, min(first + o.batch_size, X.shape[0]))
-            minibatch_step(run, model.state, rows, o.batch_size)
+            # the memory follows the samples seen and this mini-batch's own size
+            minibatch_step(run, model.state, rows, int(rows.shape[0]), model.samples_seen)
             model.state.batches += 1
             model.samples_seen += int(rows.shape[0])
     return model
