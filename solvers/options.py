@@ -15,6 +15,8 @@ from typing import Any, Literal
 BackendName = Literal["numpy", "cupy", "auto"]
 Mode = Literal["auto", "batch", "online"]
 CodeSolver = Literal["auto", "cd", "fista", "lars"]
+# `encode` also takes OMP, an ℓ0 code step (a fit's code step stays the lasso's)
+EncodeSolver = Literal["auto", "cd", "fista", "lars", "omp"]
 InitName = Literal["data", "svd"]
 DtypeName = Literal["float32", "float64"]
 StopReason = Literal["converged", "max_iter", "time_limit", "cancelled"]
@@ -22,6 +24,7 @@ StopReason = Literal["converged", "max_iter", "time_limit", "cancelled"]
 BACKENDS: tuple[str, ...] = typing.get_args(BackendName)
 MODES: tuple[str, ...] = typing.get_args(Mode)
 CODE_SOLVERS: tuple[str, ...] = typing.get_args(CodeSolver)
+ENCODE_SOLVERS: tuple[str, ...] = typing.get_args(EncodeSolver)
 INITS: tuple[str, ...] = typing.get_args(InitName)
 DTYPES: tuple[str, ...] = typing.get_args(DtypeName)
 

@@ -9,6 +9,8 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import ValidationError
 from starlette.responses import JSONResponse, Response
 
+from solvers import EncodeSolver
+
 from ..domain import models
 from ..domain.matrices import npy_from_bytes
 from ..errors import InvalidArray, InvalidInput, PayloadTooLarge, UnsupportedMediaType
@@ -95,6 +97,8 @@ async def encode_with_model(
     tenant: Tenant,
     alpha: Annotated[float | None, Query(gt=0, description="for .npy bodies")] = None,
     positive: Annotated[bool | None, Query(description="for .npy bodies")] = None,
+    code_solver: Annotated[EncodeSolver | None, Query(description="for .npy bodies")] = None,
+    n_nonzero_coefs: Annotated[int | None, Query(ge=1, description="for .npy bodies")] = None,
 ) -> Response:
     """Codes of new rows with the stored dictionary (synchronous, size-limited)."""
     model = await models.get(state, tenant, model_id)
@@ -104,7 +108,9 @@ async def encode_with_model(
     inline = len(body) <= _INLINE_BYTES  # small bodies: a thread hop would cost more
     if kind in (NPY_MEDIA_TYPE, "application/octet-stream"):
         X = npy_from_bytes(body) if inline else await anyio.to_thread.run_sync(npy_from_bytes, body)
-        options = _parse_options({"alpha": alpha, "positive": positive})
+        given = {"code_solver": code_solver, "n_nonzero_coefs": n_nonzero_coefs}
+        given = {name: value for name, value in given.items() if value is not None}
+        options = _parse_options({"alpha": alpha, "positive": positive, **given})
     elif kind == "application/json":
         limit = state.settings.encode_max_values
         if values_at_least(body) > limit:  # decided from the bytes, before any parse
@@ -118,7 +124,13 @@ async def encode_with_model(
     else:
         raise UnsupportedMediaType(f"send {NPY_MEDIA_TYPE} or application/json")
     result = await models.encode(
-        state, model, X, options.alpha, options.code_solver, options.positive
+        state,
+        model,
+        X,
+        options.alpha,
+        options.code_solver,
+        options.positive,
+        options.n_nonzero_coefs,
     )
     if npy_out:
         return Response(npy_bytes(result.codes), media_type=NPY_MEDIA_TYPE)

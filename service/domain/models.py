@@ -79,8 +79,16 @@ class Encoded:
 
 
 def _encode(
-    X: np.ndarray, W: np.ndarray, alpha: float, code_solver: str, positive: bool
+    X: np.ndarray,
+    W: np.ndarray,
+    alpha: float,
+    code_solver: str,
+    positive: bool,
+    n_nonzero_coefs: int | None = None,
 ) -> Encoded:
+    if code_solver == "omp":  # ℓ0 codes: the lasso objective is not theirs
+        omp = solvers.encode(X, W, code_solver="omp", n_nonzero_coefs=n_nonzero_coefs)
+        return Encoded(omp, None)
     codes = solvers.encode(
         X, W, alpha=alpha, backend="numpy", code_solver=code_solver, positive=positive
     )
@@ -105,6 +113,7 @@ async def encode(
     alpha: float | None,
     code_solver: str,
     positive: bool | None,
+    n_nonzero_coefs: int | None = None,
 ) -> Encoded:
     """Codes (n_samples, n_components) of X with the model's dictionary: on the event loop when
     small (`INLINE_ENCODE_WORK`), else in a worker thread.
@@ -129,8 +138,10 @@ async def encode(
         # The first encode of a dtype loads its kernels (a fraction of a second): never on the
         # event loop.
         if _is_small(X, W) and dtype.name in state.kernels.loaded:
-            return _encode(X, W, a, code_solver, pos)
-        encoded = await anyio.to_thread.run_sync(_encode, X, W, a, code_solver, pos)
+            return _encode(X, W, a, code_solver, pos, n_nonzero_coefs)
+        encoded = await anyio.to_thread.run_sync(
+            _encode, X, W, a, code_solver, pos, n_nonzero_coefs
+        )
     except solvers.InvalidInputError as exc:
         raise InvalidInput(str(exc)) from exc
     state.kernels.loaded.add(dtype.name)

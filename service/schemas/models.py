@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from solvers import CodeSolver
+from solvers import EncodeSolver
 
 from ..store.records import ModelRecord
 from .common import (
@@ -92,8 +92,13 @@ class EncodeOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     alpha: float | None = Field(None, gt=0, description="default: the model's alpha")
-    code_solver: CodeSolver = "auto"
+    code_solver: EncodeSolver = Field(
+        "auto", description="a lasso solver, or omp: orthogonal matching pursuit (ℓ0, no alpha)"
+    )
     positive: bool | None = Field(None, description="default: the model's positive_codes")
+    n_nonzero_coefs: int | None = Field(
+        None, ge=1, description="omp: atoms per row (default: a tenth of the features)"
+    )
 
 
 class EncodeRequest(EncodeOptions):
@@ -112,4 +117,6 @@ class EncodePublic(BaseModel):
     )
 
     codes: list[list[float]] = Field(description="(n_samples, n_components)")
-    objective: float | None = Field(description="J / n_samples of these rows and codes")
+    objective: float | None = Field(
+        description="J / n_samples of these rows and codes (lasso solvers; null for omp)"
+    )

@@ -58,6 +58,8 @@ def test_fit_with_progress_dictionary_codes_encode(sc: Any) -> None:
     assert codes.shape == (5, 4)
     expected = solvers.encode(X[:5], W, alpha=0.2)
     np.testing.assert_allclose(codes, expected, atol=1e-6)
+    sparse = sc.encode(job.model_id, X[:5], code_solver="omp", n_nonzero_coefs=1)
+    assert np.all(np.count_nonzero(sparse, axis=1) == 1)
 
 
 def test_events_stream_then_status(sc: Any) -> None:

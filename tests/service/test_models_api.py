@@ -59,6 +59,40 @@ async def test_encode_json_and_npy(client: httpx.AsyncClient) -> None:
     assert np.count_nonzero(codes) < np.count_nonzero(expected)
 
 
+async def test_encode_with_omp_json_and_npy(client: httpx.AsyncClient) -> None:
+    """code_solver=omp: n_nonzero_coefs atoms per row, the library's codes, no lasso objective;
+    out-of-range counts are refused with the problem named."""
+    model_id = (await fitted(client))["model_id"]
+    W = load_npy(
+        (await client.get(f"/v1/models/{model_id}/dictionary", headers={"Accept": NPY})).content
+    )
+    X = matrix(12, 16, seed=6)
+    url = f"/v1/models/{model_id}/encode"
+    body = {"data": X.tolist(), "code_solver": "omp", "n_nonzero_coefs": 2}
+    r = await client.post(url, json=body)
+    assert r.status_code == 200, r.text
+    codes = np.array(r.json()["codes"])
+    assert r.json()["objective"] is None
+    np.testing.assert_allclose(
+        codes, solvers.encode(X, W, code_solver="omp", n_nonzero_coefs=2), atol=1e-10
+    )
+    assert np.all(np.count_nonzero(codes, axis=1) == 2)
+    r = await client.post(
+        f"{url}?code_solver=omp&n_nonzero_coefs=3",
+        content=npy(X),
+        headers={"Content-Type": NPY, "Accept": NPY},
+    )
+    assert np.all(np.count_nonzero(load_npy(r.content), axis=1) == 3)
+    too_many = {"data": X.tolist(), "code_solver": "omp", "n_nonzero_coefs": 9}
+    assert "n_nonzero_coefs" in assert_problem(await client.post(url, json=too_many), 422)["detail"]
+    zero = {"data": X.tolist(), "code_solver": "omp", "n_nonzero_coefs": 0}
+    assert_problem(await client.post(url, json=zero), 422)
+    assert_problem(
+        await client.post(f"{url}?code_solver=ksvd", content=npy(X), headers={"Content-Type": NPY}),
+        422,
+    )
+
+
 async def test_encode_refusals(app, client) -> None:  # type: ignore[no-untyped-def]
     model_id = (await fitted(client))["model_id"]
     url = f"/v1/models/{model_id}/encode"

@@ -201,13 +201,19 @@ class SparseCoding:
         *,
         alpha: float | None = None,
         positive: bool | None = None,
+        code_solver: str | None = None,
+        n_nonzero_coefs: int | None = None,
     ) -> np.ndarray:
-        """Codes (n_samples, n_components) of the rows of X with the model's dictionary."""
+        """Codes (n_samples, n_components) of the rows of X with the model's dictionary;
+        `code_solver="omp"` (with `n_nonzero_coefs`) for orthogonal matching pursuit."""
         options: dict[str, Any] = {"data": np.asarray(X, dtype=float).tolist()}
-        if alpha is not None:
-            options["alpha"] = alpha
-        if positive is not None:
-            options["positive"] = positive
+        given = {
+            "alpha": alpha,
+            "positive": positive,
+            "code_solver": code_solver,
+            "n_nonzero_coefs": n_nonzero_coefs,
+        }
+        options.update({name: value for name, value in given.items() if value is not None})
         response = encode_with_model.sync_detailed(
             model_id, client=self.client, body=EncodeRequest.from_dict(options)
         )

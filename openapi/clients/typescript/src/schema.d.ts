@@ -448,7 +448,7 @@ export interface components {
             codes: number[][];
             /**
              * Objective
-             * @description J / n_samples of these rows and codes
+             * @description J / n_samples of these rows and codes (lasso solvers; null for omp)
              */
             objective: number | null;
         };
@@ -475,15 +475,22 @@ export interface components {
             alpha?: number | null;
             /**
              * Code Solver
+             * @description a lasso solver, or omp: orthogonal matching pursuit (ℓ0, no alpha)
              * @default auto
              * @enum {string}
              */
-            code_solver?: "auto" | "cd" | "fista" | "lars";
+            code_solver?: "auto" | "cd" | "fista" | "lars" | "omp";
             /**
              * Data
              * @description rows to encode, (n_samples, n_features)
              */
             data: number[][];
+            /**
+             * N Nonzero Coefs
+             * @description omp: atoms per row (default: a tenth of the features)
+             * @default null
+             */
+            n_nonzero_coefs?: number | null;
             /**
              * Positive
              * @description default: the model's positive_codes
@@ -2576,6 +2583,10 @@ export interface operations {
                 alpha?: number | null;
                 /** @description for .npy bodies */
                 positive?: boolean | null;
+                /** @description for .npy bodies */
+                code_solver?: ("auto" | "cd" | "fista" | "lars" | "omp") | null;
+                /** @description for .npy bodies */
+                n_nonzero_coefs?: number | null;
             };
             header?: never;
             path: {

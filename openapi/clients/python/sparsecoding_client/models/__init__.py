@@ -7,6 +7,7 @@ from .datasets_public import DatasetsPublic
 from .encode_public import EncodePublic
 from .encode_request import EncodeRequest
 from .encode_request_code_solver import EncodeRequestCodeSolver
+from .encode_with_model_code_solver_type_0 import EncodeWithModelCodeSolverType0
 from .health import Health
 from .job_create import JobCreate
 from .job_create_backend import JobCreateBackend
@@ -41,6 +42,7 @@ __all__ = (
     "EncodePublic",
     "EncodeRequest",
     "EncodeRequestCodeSolver",
+    "EncodeWithModelCodeSolverType0",
     "Health",
     "JobCreate",
     "JobCreateBackend",

@@ -14,7 +14,7 @@ class EncodePublic:
     """
     Attributes:
         codes (list[list[float]]): (n_samples, n_components)
-        objective (float | None): J / n_samples of these rows and codes
+        objective (float | None): J / n_samples of these rows and codes (lasso solvers; null for omp)
     """
 
     codes: list[list[float]]

@@ -18,13 +18,16 @@ class EncodeRequest:
     Attributes:
         data (list[list[float]]): rows to encode, (n_samples, n_features)
         alpha (float | None | Unset): default: the model's alpha
-        code_solver (EncodeRequestCodeSolver | Unset):  Default: EncodeRequestCodeSolver.AUTO.
+        code_solver (EncodeRequestCodeSolver | Unset): a lasso solver, or omp: orthogonal matching pursuit (ℓ0, no
+            alpha) Default: EncodeRequestCodeSolver.AUTO.
+        n_nonzero_coefs (int | None | Unset): omp: atoms per row (default: a tenth of the features)
         positive (bool | None | Unset): default: the model's positive_codes
     """
 
     data: list[list[float]]
     alpha: float | None | Unset = UNSET
     code_solver: EncodeRequestCodeSolver | Unset = EncodeRequestCodeSolver.AUTO
+    n_nonzero_coefs: int | None | Unset = UNSET
     positive: bool | None | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
@@ -44,6 +47,12 @@ class EncodeRequest:
         if not isinstance(self.code_solver, Unset):
             code_solver = self.code_solver.value
 
+        n_nonzero_coefs: int | None | Unset
+        if isinstance(self.n_nonzero_coefs, Unset):
+            n_nonzero_coefs = UNSET
+        else:
+            n_nonzero_coefs = self.n_nonzero_coefs
+
         positive: bool | None | Unset
         if isinstance(self.positive, Unset):
             positive = UNSET
@@ -61,6 +70,8 @@ class EncodeRequest:
             field_dict["alpha"] = alpha
         if code_solver is not UNSET:
             field_dict["code_solver"] = code_solver
+        if n_nonzero_coefs is not UNSET:
+            field_dict["n_nonzero_coefs"] = n_nonzero_coefs
         if positive is not UNSET:
             field_dict["positive"] = positive
 
@@ -92,6 +103,15 @@ class EncodeRequest:
         else:
             code_solver = EncodeRequestCodeSolver(_code_solver)
 
+        def _parse_n_nonzero_coefs(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        n_nonzero_coefs = _parse_n_nonzero_coefs(d.pop("n_nonzero_coefs", UNSET))
+
         def _parse_positive(data: object) -> bool | None | Unset:
             if data is None:
                 return data
@@ -105,6 +125,7 @@ class EncodeRequest:
             data=data,
             alpha=alpha,
             code_solver=code_solver,
+            n_nonzero_coefs=n_nonzero_coefs,
             positive=positive,
         )
 

@@ -6,6 +6,7 @@ class EncodeRequestCodeSolver(StrEnum):
     CD = "cd"
     FISTA = "fista"
     LARS = "lars"
+    OMP = "omp"
 
     def __str__(self) -> str:
         return str(self.value)

@@ -8,6 +8,9 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.encode_public import EncodePublic
 from ...models.encode_request import EncodeRequest
+from ...models.encode_with_model_code_solver_type_0 import (
+    EncodeWithModelCodeSolverType0,
+)
 from ...models.problem import Problem
 from ...types import UNSET, File, Response, Unset
 
@@ -18,6 +21,8 @@ def _get_kwargs(
     body: EncodeRequest | File | File | Unset = UNSET,
     alpha: float | None | Unset = UNSET,
     positive: bool | None | Unset = UNSET,
+    code_solver: EncodeWithModelCodeSolverType0 | None | Unset = UNSET,
+    n_nonzero_coefs: int | None | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
@@ -36,6 +41,22 @@ def _get_kwargs(
     else:
         json_positive = positive
     params["positive"] = json_positive
+
+    json_code_solver: None | str | Unset
+    if isinstance(code_solver, Unset):
+        json_code_solver = UNSET
+    elif isinstance(code_solver, EncodeWithModelCodeSolverType0):
+        json_code_solver = code_solver.value
+    else:
+        json_code_solver = code_solver
+    params["code_solver"] = json_code_solver
+
+    json_n_nonzero_coefs: int | None | Unset
+    if isinstance(n_nonzero_coefs, Unset):
+        json_n_nonzero_coefs = UNSET
+    else:
+        json_n_nonzero_coefs = n_nonzero_coefs
+    params["n_nonzero_coefs"] = json_n_nonzero_coefs
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -127,6 +148,8 @@ def sync_detailed(
     body: EncodeRequest | File | File | Unset = UNSET,
     alpha: float | None | Unset = UNSET,
     positive: bool | None | Unset = UNSET,
+    code_solver: EncodeWithModelCodeSolverType0 | None | Unset = UNSET,
+    n_nonzero_coefs: int | None | Unset = UNSET,
 ) -> Response[EncodePublic | Problem]:
     """Encode rows with a model
 
@@ -136,6 +159,8 @@ def sync_detailed(
         model_id (str): a model id, a succeeded job's model_id
         alpha (float | None | Unset): for .npy bodies
         positive (bool | None | Unset): for .npy bodies
+        code_solver (EncodeWithModelCodeSolverType0 | None | Unset): for .npy bodies
+        n_nonzero_coefs (int | None | Unset): for .npy bodies
         body (EncodeRequest): Rows to encode and the options (the model's own when left out).
         body (File):
         body (File):
@@ -153,6 +178,8 @@ def sync_detailed(
         body=body,
         alpha=alpha,
         positive=positive,
+        code_solver=code_solver,
+        n_nonzero_coefs=n_nonzero_coefs,
     )
 
     response = client.get_httpx_client().request(
@@ -169,6 +196,8 @@ def sync(
     body: EncodeRequest | File | File | Unset = UNSET,
     alpha: float | None | Unset = UNSET,
     positive: bool | None | Unset = UNSET,
+    code_solver: EncodeWithModelCodeSolverType0 | None | Unset = UNSET,
+    n_nonzero_coefs: int | None | Unset = UNSET,
 ) -> EncodePublic | Problem | None:
     """Encode rows with a model
 
@@ -178,6 +207,8 @@ def sync(
         model_id (str): a model id, a succeeded job's model_id
         alpha (float | None | Unset): for .npy bodies
         positive (bool | None | Unset): for .npy bodies
+        code_solver (EncodeWithModelCodeSolverType0 | None | Unset): for .npy bodies
+        n_nonzero_coefs (int | None | Unset): for .npy bodies
         body (EncodeRequest): Rows to encode and the options (the model's own when left out).
         body (File):
         body (File):
@@ -196,6 +227,8 @@ def sync(
         body=body,
         alpha=alpha,
         positive=positive,
+        code_solver=code_solver,
+        n_nonzero_coefs=n_nonzero_coefs,
     ).parsed
 
 
@@ -206,6 +239,8 @@ async def asyncio_detailed(
     body: EncodeRequest | File | File | Unset = UNSET,
     alpha: float | None | Unset = UNSET,
     positive: bool | None | Unset = UNSET,
+    code_solver: EncodeWithModelCodeSolverType0 | None | Unset = UNSET,
+    n_nonzero_coefs: int | None | Unset = UNSET,
 ) -> Response[EncodePublic | Problem]:
     """Encode rows with a model
 
@@ -215,6 +250,8 @@ async def asyncio_detailed(
         model_id (str): a model id, a succeeded job's model_id
         alpha (float | None | Unset): for .npy bodies
         positive (bool | None | Unset): for .npy bodies
+        code_solver (EncodeWithModelCodeSolverType0 | None | Unset): for .npy bodies
+        n_nonzero_coefs (int | None | Unset): for .npy bodies
         body (EncodeRequest): Rows to encode and the options (the model's own when left out).
         body (File):
         body (File):
@@ -232,6 +269,8 @@ async def asyncio_detailed(
         body=body,
         alpha=alpha,
         positive=positive,
+        code_solver=code_solver,
+        n_nonzero_coefs=n_nonzero_coefs,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -246,6 +285,8 @@ async def asyncio(
     body: EncodeRequest | File | File | Unset = UNSET,
     alpha: float | None | Unset = UNSET,
     positive: bool | None | Unset = UNSET,
+    code_solver: EncodeWithModelCodeSolverType0 | None | Unset = UNSET,
+    n_nonzero_coefs: int | None | Unset = UNSET,
 ) -> EncodePublic | Problem | None:
     """Encode rows with a model
 
@@ -255,6 +296,8 @@ async def asyncio(
         model_id (str): a model id, a succeeded job's model_id
         alpha (float | None | Unset): for .npy bodies
         positive (bool | None | Unset): for .npy bodies
+        code_solver (EncodeWithModelCodeSolverType0 | None | Unset): for .npy bodies
+        n_nonzero_coefs (int | None | Unset): for .npy bodies
         body (EncodeRequest): Rows to encode and the options (the model's own when left out).
         body (File):
         body (File):
@@ -274,5 +317,7 @@ async def asyncio(
             body=body,
             alpha=alpha,
             positive=positive,
+            code_solver=code_solver,
+            n_nonzero_coefs=n_nonzero_coefs,
         )
     ).parsed
