@@ -54,6 +54,7 @@ class SparseDictionaryLearning(SparseCodingMixin, BaseEstimator):
         code_tol: float | None = DEFAULTS.code_tol,
         code_max_iter: int = DEFAULTS.code_max_iter,
         averaging: float | None = DEFAULTS.averaging,
+        polyak_burn_in: float | None = DEFAULTS.polyak_burn_in,
         dtype: str | None = DEFAULTS.dtype,
         callback: ProgressCallback | None = None,
     ) -> None:
@@ -74,6 +75,7 @@ class SparseDictionaryLearning(SparseCodingMixin, BaseEstimator):
         self.code_tol = code_tol
         self.code_max_iter = code_max_iter
         self.averaging = averaging
+        self.polyak_burn_in = polyak_burn_in
         self.dtype = dtype
         self.callback = callback
 
@@ -102,6 +104,7 @@ class SparseDictionaryLearning(SparseCodingMixin, BaseEstimator):
             code_tol=self.code_tol,
             code_max_iter=self.code_max_iter,
             averaging=self.averaging,
+            polyak_burn_in=self.polyak_burn_in,
             dtype=self.dtype,
             callback=self.callback,
             return_codes=False,

@@ -44,6 +44,7 @@ _COUNTERS = (
     "objective_count",
     "max_gap",
     "weight",
+    "averaged",
 )
 
 
@@ -84,13 +85,17 @@ class OnlineState:
     objective_count: int = 0
     max_gap: float = 0.0
     weight: float = 0.0  # total weight in A and B: Σ of the forgetting factors' products
+    averaged: int = 0  # iterates in W_average's uniform average (polyak_burn_in)
     # Once the running statistics' memory reaches half the data set, sum_A = Σ h hᵀ and
     # sum_B = Σ h xᵀ (float64) over every sample's latest codes replace A and B; None until then.
     sum_A: Any = None
     sum_B: Any = None
 
     def output(self, o: FitOptions) -> Any:
-        return self.W_average if o.averaging is not None else self.W
+        """The dictionary a fit returns: the last iterate or the average its options name."""
+        if o.averaging is not None or (o.polyak_burn_in is not None and self.averaged):
+            return self.W_average
+        return self.W
 
 
 @dataclass(frozen=True)
@@ -165,7 +170,8 @@ def _start(run: Run, W0: np.ndarray, rng: np.random.Generator) -> OnlineState:
             dtype = ex.dtype if name.startswith("W") else xp.float64
             setattr(state, name, backend.asarray(arrays[name], dtype))
     for name in _COUNTERS:
-        setattr(state, name, meta[name])
+        if name in meta:  # (a checkpoint of an older version lacks the newer counters)
+            setattr(state, name, meta[name])
     return state
 
 
@@ -282,9 +288,23 @@ def minibatch_step(
         state.W = ex.reseed(state.W, dead, step, W_coded, o.positive_dictionary)
     if o.averaging is not None:
         state.W_average = (1 - o.averaging) * state.W_average + o.averaging * state.W
+    elif o.polyak_burn_in is not None:
+        _polyak_average(state, o.polyak_burn_in * math.ceil(n / batch_size))
     state.objective_sum += (step.half_residual + o.alpha * step.l1) / m
     state.objective_count += 1
     state.max_gap = max(state.max_gap, step.max_gap)
+
+
+def _polyak_average(state: OnlineState, burn_in_steps: float) -> None:
+    """Fold the new iterate into the uniform average once the step just taken (the
+    state.batches + 1-th) is past the burn-in: W̄_t = W̄_{t−1} + (W_t − W̄_{t−1}) / t."""
+    if state.batches + 1 <= burn_in_steps:
+        return
+    state.averaged += 1
+    if state.averaged == 1:
+        state.W_average = state.W.copy()
+    else:
+        state.W_average = state.W_average + (state.W - state.W_average) / state.averaged
 
 
 def _scaled_penalty(o: FitOptions, n_samples: int, weight: float) -> float | None:

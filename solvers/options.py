@@ -47,7 +47,9 @@ class FitOptions:
     is the per-row duality-gap tolerance of the code step, relative to ‖x_i‖²; None picks one
     suited to the dtype. `dictionary_penalty` λ_W replaces the unit-ball constraint on atoms by
     ½·λ_W‖W‖²_F. `averaging` (online only) is the weight γ of exponential averaging of the
-    dictionary iterates, W̄ ← (1−γ)W̄ + γW; None returns the last iterate.
+    dictionary iterates, W̄ ← (1−γ)W̄ + γW; `polyak_burn_in` (online only, epochs) returns
+    instead the uniform (Polyak–Ruppert) average 1/t Σ W(i) of the t iterates after that many
+    epochs; None for both returns the last iterate, and both at once is an error.
     `checkpoint_interval` is in seconds; 0 writes a checkpoint after every iteration.
 
     `mode="auto"` and `batch_size=None` (the defaults) are chosen from the problem by
@@ -71,6 +73,9 @@ class FitOptions:
     positive_dictionary: bool = _option(False, "atoms ≥ 0")
     dictionary_penalty: float | None = _option(None, "ridge on W instead of the unit ball", gt=0)
     averaging: float | None = _option(None, "weight of averaged dictionaries (online)", gt=0, le=1)
+    polyak_burn_in: float | None = _option(
+        None, "epochs before a uniform average of the dictionaries starts (online)", ge=0
+    )
     dtype: DtypeName | None = _option(None, "working precision (default: the data's)")
     random_state: int | None = _option(None, "seed", ge=0, le=2**63 - 1)
     checkpoint_interval: float = _option(5.0, "seconds between checkpoints", ge=0)

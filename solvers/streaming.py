@@ -32,7 +32,15 @@ from .run import Run
 from .validation import fit_options, validate_data, validate_dictionary
 
 # Options a stream has no use for: they concern passes over a whole data set.
-_DATA_SET_OPTIONS = ("max_iter", "tol", "time_limit", "checkpoint_interval", "mode", "init")
+_DATA_SET_OPTIONS = (
+    "max_iter",
+    "tol",
+    "time_limit",
+    "checkpoint_interval",
+    "mode",
+    "init",
+    "polyak_burn_in",  # counted in epochs
+)
 
 
 @dataclass

@@ -180,6 +180,10 @@ def validate_options(n_components: Any, options: FitOptions) -> None:
         problem = _option_problem(spec, value)
         if problem is not None:
             raise InvalidInputError(f"{spec.name} must be {problem}; got {value!r}")
+    _require(
+        options.averaging is None or options.polyak_burn_in is None,
+        "averaging (exponential) and polyak_burn_in (uniform) name two averages: choose one",
+    )
 
 
 def _option_problem(spec: OptionSpec, value: Any) -> str | None:

@@ -90,6 +90,7 @@ class FitSpec(BaseModel):
     positive_dictionary: bool = D.positive_dictionary
     dictionary_penalty: float | None = Field(D.dictionary_penalty, gt=0)
     averaging: float | None = Field(D.averaging, gt=0, le=1)
+    polyak_burn_in: float | None = Field(D.polyak_burn_in, ge=0)
     dtype: Literal["float32", "float64"] | None = D.dtype
     random_state: Integer | None = Field(D.random_state, ge=0, le=2**63 - 1)
 

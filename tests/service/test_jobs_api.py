@@ -72,6 +72,8 @@ async def test_inline_data_job(client: httpx.AsyncClient) -> None:
         {"code_solver": "magic"},
         {"max_iter": 0},
         {"averaging": 2.0},
+        {"polyak_burn_in": -1},
+        {"averaging": 0.1, "polyak_burn_in": 1.0},
         {"init": "random"},
         {"dtype": "float16"},
         {"n_components": 0},
@@ -84,6 +86,17 @@ async def test_invalid_options(client: httpx.AsyncClient, spec: dict[str, object
     body = {"dataset_id": dataset_id, "n_components": 2, **spec}
     problem = assert_problem(await client.post("/v1/jobs", json=body), 422)
     assert problem["errors"] if problem["type"].endswith("validation") else problem["detail"]
+
+
+async def test_a_job_returns_the_uniform_average_it_asks_for(client: httpx.AsyncClient) -> None:
+    """polyak_burn_in reaches the fit: the model is the uniform average of the dictionaries
+    after the burn-in, the same as solvers.fit's with the job's options."""
+    X = matrix(400, 8, seed=3)
+    options = {"mode": "online", "batch_size": 100, "tol": 0.0, "polyak_burn_in": 1.0}
+    done = await fitted(client, X, n_components=4, max_iter=3, **options)
+    r = await client.get(f"/v1/models/{done['model_id']}/dictionary", headers={"Accept": NPY})
+    expected = solvers.fit(X, 4, alpha=0.3, max_iter=3, random_state=0, **options)
+    np.testing.assert_allclose(load_npy(r.content), expected.dictionary, atol=1e-10)
 
 
 async def test_exactly_one_data_source(client: httpx.AsyncClient) -> None:

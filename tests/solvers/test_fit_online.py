@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -237,3 +238,86 @@ def test_a_resumed_online_fit_labels_its_history_as_estimates(X, tmp_path):
     solvers.fit(X, K, max_iter=1, checkpoint=path, **options)
     resumed = solvers.fit(X, K, max_iter=2, checkpoint=path, **options)
     assert len(resumed.history) > 10 and all(r.estimate for r in resumed.history)
+
+
+def _recorded_iterates(monkeypatch: pytest.MonkeyPatch) -> list[np.ndarray]:
+    """Every dictionary iterate an online fit computes, in order (its dictionary steps)."""
+    import solvers.online
+
+    iterates: list[np.ndarray] = []
+    step = solvers.online.update_dictionary
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        W = step(*args, **kwargs)
+        iterates.append(np.array(W))
+        return W
+
+    monkeypatch.setattr(solvers.online, "update_dictionary", recording)
+    return iterates
+
+
+def _well_posed(seed: int = 0) -> np.ndarray:
+    """800 rows from 6 atoms in 12 dimensions: every atom in use, none re-seeded."""
+    rng = np.random.default_rng(seed)
+    D = rng.standard_normal((6, 12))
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    return (rng.standard_normal((800, 6)) * (rng.random((800, 6)) < 0.5)) @ D
+
+
+def test_polyak_burn_in_returns_the_uniform_average_after_it(monkeypatch):
+    X = _well_posed()
+    iterates = _recorded_iterates(monkeypatch)
+    result = solvers.fit(
+        X,
+        6,
+        alpha=0.1,
+        mode="online",
+        batch_size=200,
+        max_iter=3,
+        tol=0.0,
+        polyak_burn_in=1.5,
+        random_state=0,
+        return_codes=False,
+    )
+    assert len(iterates) == 12  # 3 epochs of 4 mini-batches
+    # after 1.5 epochs = 6 steps: the average of iterates 7..12
+    np.testing.assert_allclose(result.dictionary, np.mean(iterates[6:], axis=0), atol=1e-12)
+    assert not np.allclose(result.dictionary, iterates[-1])
+
+
+def test_exponential_averaging_returns_the_exponential_average(monkeypatch):
+    X = _well_posed(1)
+    W0 = solvers.fit(
+        X,
+        6,
+        alpha=0.1,
+        mode="online",
+        batch_size=200,
+        max_iter=1,
+        tol=0.0,
+        random_state=0,
+        return_codes=False,
+    ).dictionary
+    iterates = _recorded_iterates(monkeypatch)
+    result = solvers.fit(
+        X,
+        6,
+        init=W0,
+        alpha=0.1,
+        mode="online",
+        batch_size=200,
+        max_iter=2,
+        tol=0.0,
+        averaging=0.3,
+        random_state=0,
+        return_codes=False,
+    )
+    average = W0.copy()
+    for W in iterates:
+        average = 0.7 * average + 0.3 * W
+    np.testing.assert_allclose(result.dictionary, average, atol=1e-12)
+
+
+def test_two_averages_at_once_are_refused():
+    with pytest.raises(solvers.InvalidInputError, match="two averages"):
+        solvers.fit(_well_posed(), 4, averaging=0.1, polyak_burn_in=1.0)

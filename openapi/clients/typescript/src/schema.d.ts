@@ -609,6 +609,8 @@ export interface components {
              * @description atoms to learn; at most SPARSECODING_MAX_N_COMPONENTS (default 4096)
              */
             n_components: number;
+            /** Polyak Burn In */
+            polyak_burn_in?: number | null;
             /**
              * Positive Codes
              * @default false

@@ -38,6 +38,7 @@ class JobCreate:
         init (str | Unset): one of ['data', 'svd'], or the id of one of your models to start from Default: 'data'.
         max_iter (int | Unset): outer iterations (online: epochs) Default: 100.
         mode (JobCreateMode | Unset): auto: chosen from the data (see solvers.auto) Default: JobCreateMode.AUTO.
+        polyak_burn_in (float | None | Unset):
         positive_codes (bool | Unset):  Default: False.
         positive_dictionary (bool | Unset):  Default: False.
         random_state (int | None | Unset):
@@ -61,6 +62,7 @@ class JobCreate:
     init: str | Unset = "data"
     max_iter: int | Unset = 100
     mode: JobCreateMode | Unset = JobCreateMode.AUTO
+    polyak_burn_in: float | None | Unset = UNSET
     positive_codes: bool | Unset = False
     positive_dictionary: bool | Unset = False
     random_state: int | None | Unset = UNSET
@@ -145,6 +147,12 @@ class JobCreate:
         if not isinstance(self.mode, Unset):
             mode = self.mode.value
 
+        polyak_burn_in: float | None | Unset
+        if isinstance(self.polyak_burn_in, Unset):
+            polyak_burn_in = UNSET
+        else:
+            polyak_burn_in = self.polyak_burn_in
+
         positive_codes = self.positive_codes
 
         positive_dictionary = self.positive_dictionary
@@ -200,6 +208,8 @@ class JobCreate:
             field_dict["max_iter"] = max_iter
         if mode is not UNSET:
             field_dict["mode"] = mode
+        if polyak_burn_in is not UNSET:
+            field_dict["polyak_burn_in"] = polyak_burn_in
         if positive_codes is not UNSET:
             field_dict["positive_codes"] = positive_codes
         if positive_dictionary is not UNSET:
@@ -338,6 +348,15 @@ class JobCreate:
         else:
             mode = JobCreateMode(_mode)
 
+        def _parse_polyak_burn_in(data: object) -> float | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(float | None | Unset, data)
+
+        polyak_burn_in = _parse_polyak_burn_in(d.pop("polyak_burn_in", UNSET))
+
         positive_codes = d.pop("positive_codes", UNSET)
 
         positive_dictionary = d.pop("positive_dictionary", UNSET)
@@ -379,6 +398,7 @@ class JobCreate:
             init=init,
             max_iter=max_iter,
             mode=mode,
+            polyak_burn_in=polyak_burn_in,
             positive_codes=positive_codes,
             positive_dictionary=positive_dictionary,
             random_state=random_state,
