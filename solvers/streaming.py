@@ -15,6 +15,10 @@ gone), epochs and their stopping rule, the final codes of every sample, and a ri
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +31,8 @@ from .executors import InProcess
 from .init import initial_dictionary
 from .online import OnlineState, minibatch_step
 from .options import FitOptions
-from .rows import CodeSettings
+from .result import Progress, ProgressCallback
+from .rows import CodeSettings, pass_rows
 from .run import Run
 from .validation import fit_options, validate_data, validate_dictionary
 
@@ -96,6 +101,54 @@ class OnlineModel:
         )
         return cls(options, state, int(W.shape[1]), np.dtype(W.dtype), int(seen))
 
+    @classmethod
+    def from_fit(cls, X: Any, result: Any) -> OnlineModel:
+        """A model to learn on from a finished `solvers.fit` of X: its dictionary, and as its
+        statistics the averages A = HᵀH / n, B = HᵀX / n over the fit's codes H (exact sums
+        over every sample, one unit of weight), continuing its options (in online mode).
+
+        X (n, p) and result.codes (n, k) may be memory maps: read a block of rows at a time.
+        """
+        assert result.codes is not None and result.options is not None, "a fit with codes"
+        W = np.asarray(result.dictionary)
+        k, p = W.shape
+        A, B = np.zeros((k, k)), np.zeros((k, p))
+        n = int(X.shape[0])
+        step = pass_rows(p, k)
+        for first in range(0, n, step):
+            H = np.asarray(result.codes[first : first + step], dtype=np.float64)
+            A += H.T @ H
+            B += H.T @ np.asarray(X[first : first + step], dtype=np.float64)
+        options = result.options.replace(mode="online", backend="numpy")
+        state = OnlineState(
+            W=W.copy(),
+            W_average=W.copy(),
+            W_epoch_start=W.copy(),
+            A=A / n,
+            B=B / n,
+            rng_state=None,
+            batches=int(result.n_iter),
+            weight=1.0,
+        )
+        return cls(options, state, p, np.dtype(W.dtype), n)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the model (arrays and options) to an `.npz` file, atomically."""
+        arrays = self.to_arrays()
+        arrays["options"] = np.array(json.dumps(dataclasses.asdict(self.options)))
+        temporary = f"{os.fspath(path)}.tmp.npz"
+        with open(temporary, "wb") as handle:
+            np.savez(handle, allow_pickle=False, **arrays)
+        os.replace(temporary, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> OnlineModel:
+        """The model `save` wrote."""
+        with np.load(path, allow_pickle=False) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+        options = FitOptions(**json.loads(str(arrays.pop("options"))))
+        return cls.from_arrays(arrays, options)
+
 
 def start_model(
     X: np.ndarray, n_components: int, init: Any = "data", **options: Any
@@ -135,6 +188,7 @@ def partial_fit(
     *,
     n_components: int | None = None,
     init: Any = "data",
+    callback: ProgressCallback | None = None,
     **options: Any,
 ) -> OnlineModel:
     """Learn on from X (n_samples, n_features): one online step per mini-batch of its rows.
@@ -143,7 +197,8 @@ def partial_fit(
     but for those of passes over a data set: max_iter, tol, time_limit, mode, checkpoints);
     later calls pass the model back, and only X. Rows go in their given order, in mini-batches
     of `model.options.batch_size` (the last may be smaller). The model is updated in place and
-    returned.
+    returned. `callback(progress)` runs after every tenth of X's mini-batches (the objective
+    is the running mean of theirs, an estimate) and may return False to stop there.
     """
     if model is None:
         if n_components is None:
@@ -161,11 +216,32 @@ def partial_fit(
     code = CodeSettings.of(o, model.dtype.name, backend.name)
     run = Run(InProcess(X, backend, code, "codes"), o)
     assert o.batch_size is not None, "start_model resolves it"
+    steps = range(0, X.shape[0], o.batch_size)
+    report_every = max(1, len(steps) // 10)
+    started = time.perf_counter()
     with backend.compute_scope():
-        for first in range(0, X.shape[0], o.batch_size):
+        for done, first in enumerate(steps, start=1):
             rows = np.arange(first, min(first + o.batch_size, X.shape[0]))
             # the memory follows the samples seen and this mini-batch's own size
             minibatch_step(run, model.state, rows, int(rows.shape[0]), model.samples_seen)
             model.state.batches += 1
             model.samples_seen += int(rows.shape[0])
+            if callback is not None and (done % report_every == 0 or done == len(steps)):
+                if callback(_progress(model, done / len(steps), started)) is False:
+                    break
     return model
+
+
+def _progress(model: OnlineModel, fraction: float, started: float) -> Progress:
+    """The stream's progress over the current piece (`epoch`: the fraction of it done)."""
+    state = model.state
+    record = Progress(
+        model.n_steps,
+        fraction,
+        state.objective_sum / max(state.objective_count, 1),
+        time.perf_counter() - started,
+        state.max_gap,
+        estimate=True,
+    )
+    state.objective_sum, state.objective_count, state.max_gap = 0.0, 0, 0.0
+    return record

@@ -7,6 +7,7 @@ from the job's checkpoint when an earlier run left one.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import secrets
@@ -74,37 +75,20 @@ def _fit_and_store(
     checkpoint_s: float,
 ) -> str:
     run = job.run_options
-    options, init, execution = dict(run.fit), run.init, run.execution
+    options = dict(run.fit)
     asked = options.get("time_limit")
     cap = job.runtime_cap_s
     if cap is not None and (asked is None or asked > cap):
         options["time_limit"] = cap  # elapsed time counts over resumed runs too
-    checkpoint = layout.checkpoint(job.id)
     error: str | None = None
     with RunMonitor(layout.database, job.id, token, heartbeat_s) as monitor:
         try:
             dataset = layout.dataset(job.dataset_id)
             X = np.load(dataset, mmap_mode="r", allow_pickle=False)
-            if isinstance(init, ModelRef):
-                init = np.load(layout.dictionary(init.id), allow_pickle=False)
             _prepare_kernels(monitor, options.get("backend", "numpy"), X.dtype, options)
             # what the fit would warn of, the job says (JobRecord.warnings)
             warnings.simplefilter("ignore", solvers.FitWarning)
-            if _data_parallel(execution, X.nbytes):
-                codes = _run_codes(layout, job, token)
-                result = _fit_across_workers(
-                    layout, job, init, monitor, codes, checkpoint_s, options
-                )
-            else:
-                result = solvers.fit(
-                    X,
-                    job.n_components,
-                    init=init,
-                    callback=monitor.callback,
-                    checkpoint=checkpoint,
-                    checkpoint_interval=checkpoint_s,
-                    **options,
-                )
+            result, stream = _run_fit(layout, job, token, X, monitor, checkpoint_s, options)
         except (solvers.InvalidInputError, solvers.BackendUnavailableError) as exc:
             error = str(exc)
         except Exception as exc:
@@ -129,14 +113,46 @@ def _fit_and_store(
         capped = result.stop_reason == "time_limit" and options.get("time_limit") != asked
         stop_reason = "runtime_cap" if capped else result.stop_reason
         try:
-            outcome = _store_model(conn, layout, job, token, result, stop_reason)
+            outcome = _store_model(conn, layout, job, token, result, stop_reason, X, stream)
         except Exception as exc:
             if not is_full(exc):
                 raise
             return _wait_for_room(conn, job, token, exc)  # it resumes from the checkpoint
-    solvers.remove_checkpoint(checkpoint)
-    solvers.remove_checkpoint(_parallel_checkpoint(checkpoint))
+    solvers.remove_checkpoint(layout.checkpoint(job.id))
+    solvers.remove_checkpoint(_parallel_checkpoint(layout.checkpoint(job.id)))
     return outcome
+
+
+def _run_fit(
+    layout: DataLayout,
+    job: JobRecord,
+    token: str,
+    X: np.ndarray,
+    monitor: RunMonitor,
+    checkpoint_s: float,
+    options: dict[str, Any],
+) -> tuple[solvers.FitResult, solvers.OnlineModel | None]:
+    """The job's fit: on from a model's stream (append), across the workers, or on this one;
+    the stream it leaves when it appended (else None)."""
+    run = job.run_options
+    init = run.init
+    if run.append and isinstance(init, ModelRef):  # the job spec allows append only so
+        return _learn_on(layout, init.id, X, monitor)
+    if isinstance(init, ModelRef):
+        init = np.load(layout.dictionary(init.id), allow_pickle=False)
+    if _data_parallel(run.execution, X.nbytes):
+        codes = _run_codes(layout, job, token)
+        return _fit_across_workers(layout, job, init, monitor, codes, checkpoint_s, options), None
+    result = solvers.fit(
+        X,
+        job.n_components,
+        init=init,
+        callback=monitor.callback,
+        checkpoint=layout.checkpoint(job.id),
+        checkpoint_interval=checkpoint_s,
+        **options,
+    )
+    return result, None
 
 
 _DIVERGED = (
@@ -228,6 +244,39 @@ def _finish(conn: Any, job: JobRecord, token: str, state: JobState, **fields: An
     return state.value if done else "lost"
 
 
+def _learn_on(
+    layout: DataLayout, model_id: str, X: np.ndarray, monitor: RunMonitor
+) -> tuple[solvers.FitResult, solvers.OnlineModel]:
+    """An append job: the model's online statistics learn on from the rows of X, in their
+    order (`solvers.partial_fit`); the result's codes and objective are X's on the new
+    dictionary. A rerun (a lost worker) starts again from the stored model, which no run
+    changes."""
+    stored = layout.model_state(model_id)
+    if not stored.exists():
+        raise solvers.InvalidInputError(
+            f"model {model_id!r} keeps no online statistics to learn on from (it was stored "
+            "before appending existed); start a new fit from it with init instead"
+        )
+    stream = solvers.OnlineModel.load(stored)
+    history: list[solvers.Progress] = []
+    stopped: list[bool] = []
+
+    def report(progress: solvers.Progress) -> bool:
+        history.append(progress)
+        go_on = monitor.callback(progress) is not False
+        stopped.extend([] if go_on else [True])
+        return go_on
+
+    solvers.partial_fit(X, stream, callback=report)
+    W, o = stream.dictionary, stream.options
+    codes = solvers.encode(X, W, alpha=o.alpha, positive=o.positive_codes)
+    value = solvers.objective(X, codes, W, o.alpha)
+    result = solvers.FitResult(
+        W, codes, history, stream.n_steps, "cancelled" if stopped else "max_iter", "numpy", value, o
+    )
+    return result, stream
+
+
 def _store_model(
     conn: Any,
     layout: DataLayout,
@@ -235,10 +284,18 @@ def _store_model(
     token: str,
     result: solvers.FitResult,
     stop_reason: str,
+    X: np.ndarray,
+    stream: solvers.OnlineModel | None,
 ) -> str:
     model_id = new_id("mdl")
     dictionary_path, codes_path = layout.dictionary(model_id), layout.codes(job.id)
     save_npy(dictionary_path, result.dictionary)
+    # what a later job appending to this model learns on from
+    if stream is None and result.codes is not None:
+        stream = solvers.OnlineModel.from_fit(X, result)
+    state_path = layout.model_state(model_id)
+    if stream is not None:
+        stream.save(state_path)
     if result.codes is not None and _written_at(result.codes, _run_codes(layout, job, token)):
         os.replace(_run_codes(layout, job, token), codes_path)  # written by the workers
     elif result.codes is not None:
@@ -252,13 +309,16 @@ def _store_model(
         n_components=int(result.dictionary.shape[0]),
         n_features=int(result.dictionary.shape[1]),
         dtype=result.dictionary.dtype.name,
-        alpha=float(job.options["alpha"]),
-        positive_codes=bool(job.options["positive_codes"]),
+        # an append job's own options are the model's it learned on from
+        alpha=float(result.options.alpha if result.options else job.options["alpha"]),
+        positive_codes=bool(
+            result.options.positive_codes if result.options else job.options["positive_codes"]
+        ),
         backend=result.backend,
         objective=objective,
         n_iter=int(result.n_iter),
         stop_reason=stop_reason,
-        options=job.options,
+        options=_model_options(job, result),
         created_at=now(),
     )
     with transaction(conn, write=True) as session:
@@ -276,8 +336,18 @@ def _store_model(
     if not done:  # the job was given up on meanwhile: leave no orphan files
         dictionary_path.unlink(missing_ok=True)
         codes_path.unlink(missing_ok=True)
+        state_path.unlink(missing_ok=True)
         return "lost"
     return JobState.succeeded.value
+
+
+def _model_options(job: JobRecord, result: solvers.FitResult) -> dict[str, Any]:
+    """The options a model was learned with: the job's, or for an append job those of the
+    stream it learned on from (with the job's init, the model appended to)."""
+    if not job.run_options.append or result.options is None:
+        return job.options
+    stream = {k: v for k, v in dataclasses.asdict(result.options).items() if k != "init"}
+    return {**job.options, **stream}
 
 
 def _written_at(codes: np.ndarray, path: Path) -> bool:

@@ -140,6 +140,14 @@ class JobCreate(FitSpec):
             "data-parallel once the dataset exceeds a quarter of a worker's memory limit"
         ),
     )
+    append: bool = Field(
+        False,
+        description=(
+            "with `init` a model id: learn on from that model with this data, its dictionary "
+            "and its online statistics carried forward (one pass over the rows in their order, "
+            "with the model's own options): the way to learn from data that arrive over time"
+        ),
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> JobCreate:
@@ -147,12 +155,24 @@ class JobCreate(FitSpec):
             raise ValueError("give exactly one of dataset_id and data")
         return self
 
+    @model_validator(mode="after")
+    def _append_to_a_model(self) -> JobCreate:
+        if not self.append:
+            return self
+        if not isinstance(init_source(self.init), ModelRef):
+            raise ValueError("append needs init to be the id of the model to learn on from")
+        fixed = sorted((self.model_fields_set & set(FitSpec.model_fields)) - {"init"})
+        if fixed:
+            raise ValueError(f"append learns on with the model's own options; drop {fixed}")
+        return self
+
     def fit_options(self) -> dict[str, Any]:
         return self.model_dump(include=set(FitSpec.model_fields))
 
     def job_options(self) -> dict[str, Any]:
         """What the job record keeps: the fit's options and where it runs (`JobOptions`)."""
-        return JobOptions.from_json({**self.fit_options(), "execution": self.execution}).to_json()
+        options = {**self.fit_options(), "execution": self.execution, "append": self.append}
+        return JobOptions.from_json(options).to_json()
 
 
 class ProgressPublic(BaseModel):

@@ -30,6 +30,10 @@ class DataLayout:
     def dictionary(self, model_id: str) -> Path:
         return self.root / "models" / f"{model_id}.npy"
 
+    def model_state(self, model_id: str) -> Path:
+        """What a job that appends to the model learns on from (`solvers.OnlineModel.save`)."""
+        return self.root / "models" / f"{model_id}.online.npz"
+
     def codes(self, job_id: str) -> Path:
         return self.root / "codes" / f"{job_id}.npy"
 

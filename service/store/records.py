@@ -65,18 +65,25 @@ class JobOptions:
     fit: dict[str, Any]  # FitOptions fields but `init`
     init: str | ModelRef
     execution: Execution = "auto"
+    append: bool = False  # learn on from the init model's online statistics (a stream step)
 
     @classmethod
     def from_json(cls, options: dict[str, Any]) -> JobOptions:
-        fit = {k: v for k, v in options.items() if k not in ("init", "execution")}
+        fit = {k: v for k, v in options.items() if k not in ("init", "execution", "append")}
         unknown = set(fit) - {spec.name for spec in solvers.option_specs()}
         if unknown:
             raise ValueError(f"a job record with unknown options: {sorted(unknown)}")
-        return cls(fit, init_source(options.get("init", "data")), options.get("execution", "auto"))
+        return cls(
+            fit,
+            init_source(options.get("init", "data")),
+            options.get("execution", "auto"),
+            bool(options.get("append", False)),
+        )
 
     def to_json(self) -> dict[str, Any]:
         init = self.init.id if isinstance(self.init, ModelRef) else self.init
-        return {**self.fit, "init": init, "execution": self.execution}
+        appended = {"append": True} if self.append else {}  # (older records have no such key)
+        return {**self.fit, "init": init, "execution": self.execution, **appended}
 
 
 @dataclass(frozen=True)

@@ -157,5 +157,8 @@ def test_job_options_are_typed_where_they_are_run() -> None:
     assert options.init == ModelRef("mdl_" + "0" * 32) and options.execution == "local"
     assert options.fit == {"alpha": 0.5, "max_iter": 3} and options.to_json() == stored
     assert JobOptions.from_json({"init": "svd"}).init == "svd"
+    appending = {**stored, "append": True}
+    assert JobOptions.from_json(appending).append is True
+    assert JobOptions.from_json(appending).to_json() == appending
     with pytest.raises(ValueError, match="unknown options"):
         JobOptions.from_json({"learning_rate": 1.0})

@@ -541,6 +541,12 @@ export interface components {
              * @default 1
              */
             alpha?: number;
+            /**
+             * Append
+             * @description with `init` a model id: learn on from that model with this data, its dictionary and its online statistics carried forward (one pass over the rows in their order, with the model's own options): the way to learn from data that arrive over time
+             * @default false
+             */
+            append?: boolean;
             /** Averaging */
             averaging?: number | null;
             /**

@@ -22,6 +22,9 @@ class JobCreate:
     Attributes:
         n_components (int): atoms to learn; at most SPARSECODING_MAX_N_COMPONENTS (default 4096)
         alpha (float | Unset): weight of the ℓ1 penalty Default: 1.0.
+        append (bool | Unset): with `init` a model id: learn on from that model with this data, its dictionary and its
+            online statistics carried forward (one pass over the rows in their order, with the model's own options): the way
+            to learn from data that arrive over time Default: False.
         averaging (float | None | Unset):
         backend (JobCreateBackend | Unset):  Default: JobCreateBackend.NUMPY.
         batch_size (int | None | Unset): mini-batch rows (online); null: chosen from the data
@@ -48,6 +51,7 @@ class JobCreate:
 
     n_components: int
     alpha: float | Unset = 1.0
+    append: bool | Unset = False
     averaging: float | None | Unset = UNSET
     backend: JobCreateBackend | Unset = JobCreateBackend.NUMPY
     batch_size: int | None | Unset = UNSET
@@ -73,6 +77,8 @@ class JobCreate:
         n_components = self.n_components
 
         alpha = self.alpha
+
+        append = self.append
 
         averaging: float | None | Unset
         if isinstance(self.averaging, Unset):
@@ -180,6 +186,8 @@ class JobCreate:
         )
         if alpha is not UNSET:
             field_dict["alpha"] = alpha
+        if append is not UNSET:
+            field_dict["append"] = append
         if averaging is not UNSET:
             field_dict["averaging"] = averaging
         if backend is not UNSET:
@@ -229,6 +237,8 @@ class JobCreate:
         n_components = d.pop("n_components")
 
         alpha = d.pop("alpha", UNSET)
+
+        append = d.pop("append", UNSET)
 
         def _parse_averaging(data: object) -> float | None | Unset:
             if data is None:
@@ -384,6 +394,7 @@ class JobCreate:
         job_create = cls(
             n_components=n_components,
             alpha=alpha,
+            append=append,
             averaging=averaging,
             backend=backend,
             batch_size=batch_size,
