@@ -1,7 +1,7 @@
 """The routers, one per domain; `routers` is what the app includes, in this order."""
 
-from . import datasets, jobs, models, system
+from . import console, datasets, jobs, models, system
 
-routers = [datasets.router, jobs.router, models.router, system.router]
+routers = [datasets.router, jobs.router, models.router, system.router, console.router]
 
 __all__ = ["routers"]
