@@ -1,5 +1,6 @@
-"""The `sparsecoding` command: `fit` runs the solver core locally; `serve` starts the service;
-`submit`, `jobs`, `cancel` and `result` are clients of a running service (`client_cli`)."""
+"""The `sparsecoding` command: `fit` and `encode` run the solver core locally; `serve` starts
+the service; `submit`, `jobs`, `cancel` and `result` are clients of a running service
+(`client_cli`)."""
 
 from __future__ import annotations
 
@@ -104,6 +105,49 @@ def _fit_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _encode_command(args: argparse.Namespace) -> int:
+    if args.out.exists() and not args.force:
+        print(f"error: {args.out} exists; pass --force to replace it", file=sys.stderr)
+        return 2
+    try:
+        X = read_matrix(args.data)
+        W = _read_dictionary(args.dictionary)
+    except DataFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        _compile_on_first_use("numpy", solvers.working_dtype(X.dtype))
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always", solvers.FitWarning)
+            codes = solvers.encode(
+                X,
+                W,
+                alpha=args.alpha,
+                code_solver=args.code_solver,
+                positive=args.positive,
+                n_nonzero_coefs=args.n_nonzero_coefs,
+            )
+    except solvers.InvalidInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for warning in warned:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    np.save(args.out, codes)
+    print(f"codes {codes.shape} ({args.code_solver}) written to {args.out}")
+    return 0
+
+
+def _read_dictionary(path: Path) -> np.ndarray:
+    """The dictionary (n_components, n_features) in a `sparsecoding fit` .npz, or a matrix file."""
+    if path.suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                return np.asarray(stored["dictionary"])
+        except (OSError, KeyError, ValueError) as exc:
+            raise DataFileError(f"{path} is not a model of `sparsecoding fit`: {exc}") from exc
+    return read_matrix(path)
+
+
 def _compile_on_first_use(backend: str, dtype: np.dtype) -> None:
     """Compile the CPU kernels before the fit when numba's cache lacks them, saying so: the
     first fit after an install would otherwise sit silent for seconds."""
@@ -135,6 +179,26 @@ def build_parser() -> argparse.ArgumentParser:
     add_fit_flags(fit, exclude=frozenset({"checkpoint_interval"}))
     fit.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     fit.set_defaults(handler=_fit_command)
+
+    encode = commands.add_parser("encode", help="code a data file on a fixed dictionary, locally")
+    encode.add_argument("data", type=Path, help="samples in rows, as for fit")
+    encode.add_argument(
+        "--dictionary", "-d", type=Path, required=True,
+        help="the model .npz of `sparsecoding fit`, or a matrix file (n_components, n_features)",
+    )  # fmt: skip
+    encode.add_argument("--alpha", type=float, default=1.0, help="ℓ1 weight (lasso solvers)")
+    encode.add_argument(
+        "--code-solver", choices=solvers.ENCODE_SOLVERS, default="auto",
+        help="a lasso solver, or omp (orthogonal matching pursuit)",
+    )  # fmt: skip
+    encode.add_argument(
+        "--n-nonzero-coefs", type=int, default=None,
+        help="omp: atoms per row (default: a tenth of the features)",
+    )  # fmt: skip
+    encode.add_argument("--positive", action="store_true", help="codes ≥ 0 (lasso solvers)")
+    encode.add_argument("--out", "-o", type=Path, default=Path("codes.npy"), help="output .npy")
+    encode.add_argument("--force", action="store_true", help="replace --out if it exists")
+    encode.set_defaults(handler=_encode_command)
 
     _add_service_commands(commands)
     return parser

@@ -116,3 +116,35 @@ def test_fit_checks_where_it_writes_before_it_fits(tmp_path):
     assert _run("fit", str(data), "-k", "2", "-q", "--out", str(tmp_path / "m")).returncode == 0
     again = _run("fit", str(data), "-k", "2", "--out", str(tmp_path / "m"))  # numpy adds .npz
     assert again.returncode == 2 and "m.npz exists" in again.stderr
+
+
+def test_encode_codes_a_file_on_a_models_dictionary(tmp_path):
+    """`sparsecoding encode`: lasso codes (the library's) and OMP codes of a data file on the
+    dictionary of a `fit` model or of a matrix file; refusals name the problem."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((60, 12))
+    data, W_file = tmp_path / "data.npy", tmp_path / "W.npy"
+    np.save(data, X)
+    model = tmp_path / "model.npz"
+    assert _run("fit", str(data), "-k", "6", "--max-iter", "5", "--out", str(model)).returncode == 0
+    with np.load(model) as stored:
+        W = stored["dictionary"]
+    np.save(W_file, W)
+    lasso = tmp_path / "lasso.npy"
+    done = _run("encode", str(data), "--dictionary", str(model), "--alpha", "0.3", "-o", str(lasso))
+    assert done.returncode == 0, done.stderr
+    np.testing.assert_allclose(np.load(lasso), solvers.encode(X, W, alpha=0.3), atol=1e-10)
+    omp = tmp_path / "omp.npy"
+    args = ["--code-solver", "omp", "--n-nonzero-coefs", "2", "-o", str(omp)]
+    done = _run("encode", str(data), "-d", str(W_file), *args)
+    assert done.returncode == 0 and "(omp)" in done.stdout, done.stderr
+    assert np.all(np.count_nonzero(np.load(omp), axis=1) == 2)
+    again = _run("encode", str(data), "-d", str(W_file), *args)
+    assert again.returncode == 2 and "--force" in again.stderr
+    narrow = tmp_path / "narrow.npy"
+    np.save(narrow, W[:, :11])
+    wide = _run("encode", str(data), "-d", str(narrow), "-o", str(tmp_path / "x.npy"))
+    assert wide.returncode == 2 and "features" in wide.stderr
+    many = _run("encode", str(data), "-d", str(W_file), "--code-solver", "omp",
+                "--n-nonzero-coefs", "9", "-o", str(tmp_path / "y.npy"))  # fmt: skip
+    assert many.returncode == 2 and "n_nonzero_coefs" in many.stderr
