@@ -78,6 +78,18 @@ class _DictionaryLearner(SparseCodingMixin, BaseEstimator):
         W = initial_dictionary(X, k, start, np.random.default_rng(seed), positive)
         return W.astype(X.dtype)
 
+    def _options(self, seed: int) -> dict[str, Any]:
+        """The fit options both learners pass the same way (under the library's names)."""
+        p: Any = self
+        return {
+            "alpha": p.alpha,
+            "positive_codes": p.positive_code,
+            "positive_dictionary": p.positive_dict,
+            "random_state": seed,
+            "backend": p.backend,
+            "dtype": p.dtype,
+        }
+
     def _set_fitted(self, result: FitResult, n_samples: int) -> None:
         self.components_ = result.dictionary
         self.error_ = [r.objective * n_samples for r in result.history]
@@ -165,17 +177,12 @@ class DictionaryLearning(_DictionaryLearner):
             X,
             k,
             init=start,
-            alpha=self.alpha,
             mode="batch",
             max_iter=self.max_iter,
             tol=self.tol,
-            positive_codes=self.positive_code,
-            positive_dictionary=self.positive_dict,
-            random_state=seed,
-            backend=self.backend,
-            dtype=self.dtype,
             callback=_progress_callback(self.callback),
             return_codes=False,
+            **self._options(seed),
         )
         self._set_fitted(result, X.shape[0])
         self.n_iter_ = result.n_iter
@@ -273,17 +280,12 @@ class MiniBatchDictionaryLearning(_DictionaryLearner):
             X,
             k,
             init=self._start(X, k),
-            alpha=self.alpha,
             mode="online",
             batch_size=self.batch_size,
             max_iter=self.max_iter,
             tol=self.tol,
-            positive_codes=self.positive_code,
-            positive_dictionary=self.positive_dict,
-            random_state=seed,
-            backend=self.backend,
-            dtype=self.dtype,
             callback=_progress_callback(self.callback),
+            **self._options(seed),
         )
         self._set_fitted(result, X.shape[0])
         self.n_steps_ = result.n_iter
@@ -337,13 +339,8 @@ class MiniBatchDictionaryLearning(_DictionaryLearner):
             X,
             k,
             init,
-            alpha=self.alpha,
             batch_size=self.batch_size,
-            positive_codes=self.positive_code,
-            positive_dictionary=self.positive_dict,
-            random_state=seed,
-            backend=self.backend,
-            dtype=self.dtype,
+            **self._options(seed),
         )
 
     def _take(self, stream: OnlineModel) -> None:
