@@ -204,9 +204,9 @@ def code_step_rates(
     counted = {"row_iterations": 0}
     original = codes_module._fista_iterations
 
-    def counting(backend_, H, G, C, step, threshold, positive, n_iter):
+    def counting(backend_, H, Y, t, G, C, step, threshold, positive, n_iter):
         counted["row_iterations"] += int(H.shape[0]) * int(n_iter)
-        return original(backend_, H, G, C, step, threshold, positive, n_iter)
+        return original(backend_, H, Y, t, G, C, step, threshold, positive, n_iter)
 
     def encode() -> np.ndarray:
         return solvers.encode(X, W, alpha=ALPHA, backend=backend.name, code_solver="fista")
@@ -235,16 +235,18 @@ def code_step_rates(
     step = xp.asarray(1.0 / lipschitz, dtype=xp.float32)
     threshold = xp.asarray(ALPHA / lipschitz, dtype=xp.float32)
     H = xp.zeros((n, k), dtype=xp.float32)
+    Y, t = H.copy(), xp.ones((n, 1), dtype=xp.float32)
     bare_iterations = 50
     with backend.compute_scope():
-        original(backend, H, G, C, step, threshold, False, 5)
+        original(backend, H, Y, t, G, C, step, threshold, False, 5)
         backend.synchronize()
         bare = []
         for _ in range(repeats):
             H[...] = 0
+            Y[...] = 0
             backend.synchronize()
             start = time.perf_counter()
-            original(backend, H, G, C, step, threshold, False, bare_iterations)
+            original(backend, H, Y, t, G, C, step, threshold, False, bare_iterations)
             backend.synchronize()
             bare.append(time.perf_counter() - start)
     return {

@@ -149,6 +149,10 @@ def _fista(backend: Backend, X, W, x_sq, H, alpha, tol, max_iter, positive) -> C
     H[x_sq <= 0] = 0
     gaps = xp.empty(n, dtype=xp.float64)
     residual_sq = xp.empty(n, dtype=xp.float64)
+    # Each row's momentum (its extrapolated point Y and t) lives across the checks: a check only
+    # freezes the converged rows, it does not restart the others.
+    Y = H.copy()
+    t = xp.ones((n, 1), dtype=dtype)
     active = xp.arange(n)
     done = 0
     while True:
@@ -162,37 +166,37 @@ def _fista(backend: Backend, X, W, x_sq, H, alpha, tol, max_iter, positive) -> C
         active = active[still]
         if active.shape[0] == 0 or done >= max_iter:
             break
-        H_act = H[active]
-        C_act = C[active]
-        _fista_iterations(
+        H_act, Y_act = H[active], Y[active]
+        t[active] = _fista_iterations(
             backend,
             H_act,
+            Y_act,
+            t[active],
             G,
-            C_act,
+            C[active],
             step,
             threshold,
             positive,
             min(FISTA_CHECK_EVERY, max_iter - done),
         )
         H[active] = H_act
+        Y[active] = Y_act
         done += FISTA_CHECK_EVERY
     certified = bool((gaps <= tol).all())
     return CodeStep(H, gaps, residual_sq, certified)
 
 
-def _fista_iterations(backend: Backend, H, G, C, step, threshold, positive, n_iter) -> None:
-    """`n_iter` FISTA iterations on the rows of H (m, k), in place, without host round trips.
+def _fista_iterations(backend: Backend, H, Y, t, G, C, step, threshold, positive, n_iter) -> Any:
+    """`n_iter` FISTA iterations on the rows of H (m, k) from their extrapolated points Y (m, k)
+    and momentum t (m, 1), H and Y in place, without host round trips; returns the new t.
 
     Restart (O'Donoghue & Candès 2015, gradient scheme): a row whose step goes against its
     momentum, ⟨Y − H⁺, H⁺ − H⟩ > 0, drops its momentum (t ← 1).
     """
     xp = backend.xp
-    m = H.shape[0]
     dtype = H.dtype
-    Y = H.copy()
     H_new = xp.empty_like(H)
     YG = xp.empty_like(H)
-    t = xp.ones((m, 1), dtype=dtype)
     for _ in range(n_iter):
         xp.matmul(Y, G, out=YG)
         backend.prox_step(Y, YG, C, step, threshold, positive, H_new)
@@ -205,6 +209,7 @@ def _fista_iterations(backend: Backend, H, G, C, step, threshold, positive, n_it
     if n_iter % 2 == 1:
         # After an odd number of swaps the newest iterate sits in the caller's other buffer.
         H_new[...] = H
+    return t
 
 
 def _lars(X, W, alpha, x_sq, positive, tol) -> CodeStep:
