@@ -26,11 +26,12 @@ import numpy as np
 
 from .auto import resolve_options
 from .backends import get_backend
+from .dictionary import add_statistics
 from .errors import InvalidInputError
 from .executors import InProcess
 from .init import initial_dictionary
 from .online import OnlineState, minibatch_step
-from .options import FitOptions
+from .options import DEFAULTS, FitOptions
 from .result import Progress, ProgressCallback
 from .rows import CodeSettings, pass_rows
 from .run import Run
@@ -114,12 +115,11 @@ class OnlineModel:
         k, p = W.shape
         A, B = np.zeros((k, k)), np.zeros((k, p))
         n = int(X.shape[0])
-        step = pass_rows(p, k)
+        host, step = get_backend("numpy"), pass_rows(p, k)
         for first in range(0, n, step):
-            H = np.asarray(result.codes[first : first + step], dtype=np.float64)
-            A += H.T @ H
-            B += H.T @ np.asarray(X[first : first + step], dtype=np.float64)
-        options = result.options.replace(mode="online", backend="numpy")
+            rows = slice(first, first + step)
+            add_statistics(host, A, B, np.asarray(result.codes[rows]), np.asarray(X[rows]))
+        options = _stream_options(result.options.replace(backend="numpy"))
         state = OnlineState(
             W=W.copy(),
             W_average=W.copy(),
@@ -150,6 +150,13 @@ class OnlineModel:
         return cls.from_arrays(arrays, options)
 
 
+def _stream_options(options: FitOptions) -> FitOptions:
+    """`options` for a stream: online, and those of passes over a data set (a fit's time limit,
+    epochs, burn-in) back at their defaults, which a stream never looks at."""
+    reset = {name: getattr(DEFAULTS, name) for name in _DATA_SET_OPTIONS if name != "mode"}
+    return options.replace(mode="online", **reset)
+
+
 def start_model(
     X: np.ndarray, n_components: int, init: Any = "data", **options: Any
 ) -> OnlineModel:
@@ -159,8 +166,6 @@ def start_model(
     if given:
         raise InvalidInputError(f"a stream has no use for {', '.join(given)}")
     opts = fit_options(n_components, options)
-    if opts.dictionary_penalty is not None:
-        raise InvalidInputError("dictionary_penalty is per sample of a data set: not for a stream")
     X = validate_data(X, dtype=opts.dtype)
     backend = get_backend(opts.backend)
     rng = np.random.default_rng(opts.random_state)
@@ -168,7 +173,7 @@ def start_model(
         init = validate_dictionary(init, X.shape[1], int(n_components))
     W0 = initial_dictionary(X, int(n_components), init, rng, opts.positive_dictionary)
     # the mini-batch size of a stream: the rule of an online fit over more rows than it takes
-    opts = resolve_options(opts.replace(mode="online"), 2**62, int(n_components), backend.is_gpu)
+    opts = resolve_options(_stream_options(opts), 2**62, int(n_components), backend.is_gpu)
     k = int(n_components)
     W = backend.asarray(W0, X.dtype)
     state = OnlineState(
@@ -212,6 +217,10 @@ def partial_fit(
             f"X has {X.shape[1]} features but the model was learned on {model.n_features}"
         )
     o = model.options
+    if o.dictionary_penalty is not None:
+        raise InvalidInputError(
+            "dictionary_penalty is per sample of a data set: a stream cannot learn with it"
+        )
     backend = get_backend(o.backend)
     code = CodeSettings.of(o, model.dtype.name, backend.name)
     run = Run(InProcess(X, backend, code, "codes"), o)

@@ -259,15 +259,14 @@ def _learn_on(
         )
     stream = solvers.OnlineModel.load(stored)
     history: list[solvers.Progress] = []
-    stopped: list[bool] = []
 
     def report(progress: solvers.Progress) -> bool:
         history.append(progress)
-        go_on = monitor.callback(progress) is not False
-        stopped.extend([] if go_on else [True])
-        return go_on
+        return monitor.callback(progress) is not False
 
     solvers.partial_fit(X, stream, callback=report)
+    # the last report covers the whole piece (epoch 1) unless the job was told to stop first
+    stopped = bool(history) and history[-1].epoch < 1.0
     W, o = stream.dictionary, stream.options
     codes = solvers.encode(X, W, alpha=o.alpha, positive=o.positive_codes)
     value = solvers.objective(X, codes, W, o.alpha)

@@ -60,3 +60,31 @@ def test_stream_errors_name_the_problem():
         solvers.partial_fit(pieces[1], model, alpha=0.5)
     with pytest.raises(solvers.InvalidInputError, match="features"):
         solvers.partial_fit(pieces[1][:, :5], model)
+
+
+def test_a_stream_from_a_fit_forgets_the_fits_time_limit_and_burn_in(monkeypatch):
+    """A model carried on from a fit with time_limit (a job's runtime cap) and polyak_burn_in
+    keeps neither: a stream has no epochs, and its pieces are not timed by the fit's clock.
+    With the clock an hour on at every look, the next piece is still learned from whole."""
+    import solvers.run
+
+    _, pieces = _pieces(3, n=2000, pieces=2)
+    result = solvers.fit(
+        pieces[0], 12, alpha=0.1, mode="online", batch_size=250, max_iter=2,
+        time_limit=60.0, polyak_burn_in=1.0, random_state=0,
+    )  # fmt: skip
+    stream = OnlineModel.from_fit(pieces[0], result)
+    assert stream.options.time_limit is None and stream.options.polyak_burn_in is None
+    hours = iter(range(0, 10**6, 3600))
+    monkeypatch.setattr(solvers.run, "_now", lambda: float(next(hours)))
+    before = stream.n_steps
+    solvers.partial_fit(pieces[1], stream)
+    assert stream.n_steps == before + 4 and stream.samples_seen == 2000
+
+
+def test_a_model_learned_with_a_ridge_on_w_cannot_stream():
+    _, pieces = _pieces(4, n=600, pieces=2)
+    result = solvers.fit(pieces[0], 4, alpha=0.1, max_iter=2, dictionary_penalty=0.5)
+    stream = OnlineModel.from_fit(pieces[0], result)
+    with pytest.raises(solvers.InvalidInputError, match="dictionary_penalty"):
+        solvers.partial_fit(pieces[1], stream)
