@@ -216,8 +216,8 @@ def _solve_rows(
         newton = True
         if gap > target and _support(h, active) == 0:
             # Cold rows only: a warm start (the previous codes of a fit) is usually a pass or
-            # two from its certificate, closer than the path from h = 0.
-            # each segment costs about a pass, and counts as one against max_sweeps
+            # two from its certificate, closer than the path from h = 0. Each segment costs
+            # about a pass, and counts as one against max_sweeps.
             _, used = homotopy(h, q, G, alpha, positive, max_active, max_steps, L, work, active)
             _refresh(h, q, c, G)
             gap, r_sq = _row_gap(h, q, c, x_sq[i], alpha, positive)

@@ -33,8 +33,9 @@ from sklearn.utils.validation import check_random_state, validate_data
 
 from .api import encode, fit
 from .backends import get_backend
-from .dictionary import update_dictionary
+from .batch import batch_dictionary_step
 from .init import initial_dictionary
+from .options import DEFAULTS
 from .result import FitResult
 from .sparse_transform import SparseCodingMixin
 from .streaming import OnlineModel, partial_fit, start_model
@@ -53,30 +54,27 @@ def _check_fit_algorithm(name: str) -> None:
         raise ValueError(f"fit_algorithm must be 'lars' or 'cd'; got {name!r}")
 
 
-def _progress_callback(callback: Any) -> Any:
-    if callback is None:
-        return None
-    return lambda progress: callback(progress)
-
-
 class _DictionaryLearner(SparseCodingMixin, BaseEstimator):
     """What both learners share: the initial dictionary and the fitted attributes."""
 
     def _start(self, X: np.ndarray, k: int) -> Any:
         """`init` for solvers.fit: dict_init as given (checked), else the SVD of X."""
-        dict_init = getattr(self, "dict_init", None)
+        dict_init = self.dict_init
         if dict_init is None:
             return "svd"
         return validate_dictionary(dict_init, X.shape[1], k).astype(np.float64)
 
-    def _kept(self, X: np.ndarray, k: int, seed: int) -> np.ndarray:
-        """The dictionary of max_iter=0: dict_init exactly as given, else the initial one."""
+    def _initial(self, X: np.ndarray, k: int, seed: int) -> np.ndarray:
+        """(k, p) float64: dict_init exactly as given, else the SVD start solvers.fit takes."""
         start = self._start(X, k)
         if not isinstance(start, str):
-            return start.astype(X.dtype)
-        positive = bool(getattr(self, "positive_dict", False))
-        W = initial_dictionary(X, k, start, np.random.default_rng(seed), positive)
-        return W.astype(X.dtype)
+            return start
+        positive = self.positive_dict
+        return initial_dictionary(X, k, start, np.random.default_rng(seed), positive)
+
+    def _kept(self, X: np.ndarray, k: int, seed: int) -> np.ndarray:
+        """The dictionary of max_iter=0: the initial one, in X's dtype."""
+        return self._initial(X, k, seed).astype(X.dtype)
 
     def _options(self, seed: int) -> dict[str, Any]:
         """The fit options both learners pass the same way (under the library's names)."""
@@ -154,12 +152,7 @@ class DictionaryLearning(_DictionaryLearner):
         self.dtype = dtype
 
     def fit(self, X: Any, y: Any = None) -> DictionaryLearning:
-        self.fit_transform(X)
-        return self
-
-    def fit_transform(self, X: Any, y: Any = None) -> np.ndarray:
-        """Learn the dictionary; returns the lasso codes (n_samples, n_components) of X on it
-        (whatever `transform_algorithm` says, as scikit-learn's)."""
+        """Learn the dictionary of X (n_samples, n_features)."""
         _check_fit_algorithm(self.fit_algorithm)
         X = validate_data(self, X, dtype=[np.float64, np.float32])
         k = self.n_components if self.n_components is not None else X.shape[1]
@@ -167,12 +160,11 @@ class DictionaryLearning(_DictionaryLearner):
         if self.max_iter == 0:
             self.components_ = self._kept(X, k, seed)
             self.error_, self.n_iter_, self.stop_reason_, self.history_ = [], 0, "max_iter", []
-            if self.code_init is not None:
-                return np.asarray(self.code_init, dtype=X.dtype)
-            return self.transform(X)
-        start = self._start(X, k)
-        if self.code_init is not None:
-            start = self._dictionary_from_codes(X, k, start, seed)
+            return self
+        if self.code_init is None:
+            start = self._start(X, k)
+        else:
+            start = self._dictionary_from_codes(X, k, seed)
         result = fit(
             X,
             k,
@@ -180,31 +172,37 @@ class DictionaryLearning(_DictionaryLearner):
             mode="batch",
             max_iter=self.max_iter,
             tol=self.tol,
-            callback=_progress_callback(self.callback),
+            callback=self.callback,
             return_codes=False,
             **self._options(seed),
         )
         self._set_fitted(result, X.shape[0])
         self.n_iter_ = result.n_iter
-        # scikit-learn's loop ends on a code step: the lasso codes on the final dictionary
+        return self
+
+    def fit_transform(self, X: Any, y: Any = None) -> np.ndarray:
+        """Learn the dictionary; returns the lasso codes (n_samples, n_components) of X on it
+        (whatever `transform_algorithm` says, as scikit-learn's: its loop ends on a code step),
+        or with max_iter=0 the given `code_init` (else the transform)."""
+        self.fit(X)
+        if self.max_iter == 0:
+            if self.code_init is not None:
+                return np.asarray(self.code_init, dtype=self.components_.dtype)
+            return self.transform(X)
         W = self.components_
         return encode(X, W, alpha=self.alpha, backend=self.backend, positive=self.positive_code)
 
-    def _dictionary_from_codes(self, X: np.ndarray, k: int, start: Any, seed: int) -> np.ndarray:
+    def _dictionary_from_codes(self, X: np.ndarray, k: int, seed: int) -> np.ndarray:
         """scikit-learn's loop updates the dictionary before the codes: with `code_init`, the
-        first dictionary is the dictionary step from those codes (from dict_init or the SVD)."""
+        first dictionary is the batch dictionary step from those codes (from dict_init or the
+        SVD)."""
         H = np.asarray(self.code_init, dtype=np.float64)
         if H.shape != (X.shape[0], k):
             raise ValueError(f"code_init has shape {H.shape}; expected {(X.shape[0], k)}")
-        if isinstance(start, str):
-            start = initial_dictionary(X, k, start, np.random.default_rng(seed), self.positive_dict)
         A, B = H.T @ H, H.T @ np.asarray(X, dtype=np.float64)
-        host = get_backend("numpy")
-        return np.asarray(
-            update_dictionary(
-                host, A, B, np.array(start), positive=self.positive_dict, n_passes=20, tol=1e-7
-            )
-        )
+        options = DEFAULTS.replace(positive_dictionary=self.positive_dict)
+        W = batch_dictionary_step(get_backend("numpy"), A, B, self._initial(X, k, seed), options)
+        return np.asarray(W)
 
 
 class MiniBatchDictionaryLearning(_DictionaryLearner):
@@ -284,7 +282,7 @@ class MiniBatchDictionaryLearning(_DictionaryLearner):
             batch_size=self.batch_size,
             max_iter=self.max_iter,
             tol=self.tol,
-            callback=_progress_callback(self.callback),
+            callback=self.callback,
             **self._options(seed),
         )
         self._set_fitted(result, X.shape[0])
