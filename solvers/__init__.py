@@ -7,7 +7,7 @@ Importing this package loads neither the web service nor CuPy: CuPy is imported 
 """
 
 from .api import encode, fit
-from .backends import available_backends, get_backend
+from .backends import CPU_ONLY_CODE_SOLVERS, available_backends, get_backend
 from .certificates import dictionary_residual, lasso_gaps, objective, relative_gaps
 from .checkpoint import remove_checkpoint
 from .distributed import DaskExecutor, default_n_chunks, partial_codes
@@ -30,6 +30,7 @@ from .options import (
     OptionSpec,
     option_specs,
 )
+from .placement import GPU_RESOURCE
 from .result import FitResult, Progress
 from .streaming import OnlineModel, partial_fit
 from .validation import size_warning, validate_data, validate_options, working_dtype
@@ -38,8 +39,10 @@ from .value_scan import ValueScan
 __all__ = [
     "BACKENDS",
     "CODE_SOLVERS",
+    "CPU_ONLY_CODE_SOLVERS",
     "DEFAULTS",
     "ENCODE_SOLVERS",
+    "GPU_RESOURCE",
     "INITS",
     "KERNEL_DTYPES",
     "MODES",

@@ -11,7 +11,7 @@ import numpy as np
 from .auto import resolve_options
 from .backends import get_backend
 from .batch import fit_batch
-from .codes import resolve_code_solver, solve_codes
+from .codes import on_backend, resolve_code_solver, solve_codes
 from .distributed import DaskExecutor, is_dask_array
 from .errors import ConvergenceWarning, InvalidInputError
 from .executors import InProcess
@@ -78,11 +78,8 @@ def fit(
         )
     X = validate_data(X, dtype=opts.dtype)
     warn_if_too_large(X.shape[0], int(n_components))
-    backend = get_backend(opts.backend)
-    try:
-        resolve_code_solver(opts.code_solver, backend)
-    except ValueError as exc:
-        raise InvalidInputError(str(exc)) from exc
+    backend = get_backend(opts.backend, opts.code_solver)
+    opts = on_backend(opts, backend.name)
     W0 = initial_dictionary(X, int(n_components), init, rng, opts.positive_dictionary)
     opts = resolve_options(opts, X.shape[0], int(n_components), backend.is_gpu)
     code = CodeSettings.of(opts, X.dtype.name, backend.name)
@@ -124,6 +121,7 @@ def _fit_on_cluster(
                 "(dask: X.compute_chunk_sizes())"
             )
     warn_if_too_large(X.shape[0], n_components)
+    opts = on_backend(opts, executor.backend_for(opts.backend, opts.code_solver))
     dtype = working_dtype(X.dtype, opts.dtype)
     W0 = initial_dictionary(
         np.asarray(X, dtype=dtype) if init == "svd" else CastRows(X, dtype),
@@ -133,7 +131,7 @@ def _fit_on_cluster(
         opts.positive_dictionary,
     )
     opts = resolve_options(opts, X.shape[0], n_components, opts.backend == "cupy")
-    code = CodeSettings.of(opts, dtype.name, "cupy" if opts.backend == "cupy" else "numpy")
+    code = CodeSettings.of(opts, dtype.name, opts.backend)
     try:
         rows = executor.start(path or X, X.shape, dtype, opts.backend, code)
     except ValueError as exc:
@@ -171,7 +169,7 @@ def encode(
     alpha = checked_alpha(alpha)
     X = validate_data(X)
     W = validate_dictionary(dictionary, X.shape[1]).astype(X.dtype, copy=False)
-    chosen = get_backend(backend)
+    chosen = get_backend(backend, code_solver)
     if code_solver == "omp":
         if chosen.is_gpu:
             raise InvalidInputError("code_solver='omp' runs on the CPU only (backend='numpy')")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -113,9 +114,29 @@ def _blas_controller() -> Any:
     return ThreadpoolController()
 
 
+# CuPy's float32 products use TF32 tensor cores (a 10-bit mantissa) when this is set to a
+# positive integer: FISTA's gradient would then be too coarse to certify float32 codes at 1e-6.
+_TF32_VARIABLE = "CUPY_TF32"
+
+
+def _tf32_requested() -> bool:
+    value = os.environ.get(_TF32_VARIABLE, "").strip()
+    return value.isdigit() and int(value) > 0
+
+
 @functools.cache
 def _cupy_module() -> tuple[ModuleType | None, str | None]:
-    """(cupy, None) when a CUDA device is usable, else (None, why not)."""
+    """(cupy, None) when a CUDA device is usable, else (None, why not).
+
+    Usable means more than counted: a fused kernel compiles and runs and a cuBLAS product gives
+    the right numbers (a driver too old for the CUDA libraries, or a device without memory, only
+    shows there).
+    """
+    if _tf32_requested():
+        return None, (
+            f"{_TF32_VARIABLE} is set: CuPy's float32 matrix products would run in TF32 "
+            f"(about 3 decimal digits), too coarse to certify the codes; unset {_TF32_VARIABLE}"
+        )
     try:
         import cupy
     except Exception as exc:  # ImportError, or a CUDA library that fails to load
@@ -126,7 +147,33 @@ def _cupy_module() -> tuple[ModuleType | None, str | None]:
         return None, f"no usable CUDA device: {exc}"
     if count < 1:
         return None, "no CUDA device"
+    try:
+        _probe_device(cupy)
+    except Exception as exc:  # a compile, launch or cuBLAS failure, or a wrong result
+        return None, f"the CUDA device failed a kernel and cuBLAS check: {exc}"
     return cupy, None
+
+
+def _probe_device(cupy: ModuleType) -> None:
+    """Compile and run the fused prox kernel and a float32 cuBLAS product, and compare both
+    with NumPy; raises on any failure. The product's entries need 13 bits of mantissa, so
+    TF32 however enabled (10 bits) fails it too."""
+    a = np.full((32, 32), 1 + 2.0**-13, dtype=np.float32)
+    product = cupy.asnumpy(cupy.asarray(a) @ cupy.ones((32, 32), dtype=cupy.float32))
+    if not np.array_equal(product, a @ np.ones((32, 32), np.float32)):
+        raise RuntimeError(
+            f"a float32 cuBLAS product is off by {float(np.abs(product - 32 - 2.0**-8).max())}"
+            " (TF32 or a faulty device)"
+        )
+    a = np.array([[1.0, 2.0], [3.0, 4.0]], dtype=np.float32)
+    y = cupy.asarray(a)
+    out = cupy.empty_like(y)
+    step, threshold = cupy.asarray(np.float32(1.0)), cupy.asarray(np.float32(2.5))
+    _build_kernels(cupy)["prox"](y, y, y, step, threshold, out)
+    expected = np.sign(a) * np.maximum(np.abs(a) - 2.5, 0)
+    if not np.allclose(cupy.asnumpy(out), expected):
+        raise RuntimeError("the fused prox kernel gave wrong values")
+    cupy.cuda.get_current_stream().synchronize()
 
 
 @functools.cache
@@ -134,6 +181,10 @@ def _cupy_kernels() -> dict[str, Any]:
     """Fused element-wise kernels: one pass over memory instead of four or five."""
     cupy, _ = _cupy_module()
     assert cupy is not None
+    return _build_kernels(cupy)
+
+
+def _build_kernels(cupy: ModuleType) -> dict[str, Any]:
     prox = cupy.ElementwiseKernel(
         "T y, T yg, T c, T step, T thr",
         "T out",
@@ -186,9 +237,14 @@ def available_backends() -> list[dict[str, Any]]:
     return rows
 
 
-def get_backend(name: str) -> Backend:
-    """The backend called `name` ("numpy", "cupy" or "auto": cupy when a GPU is usable)."""
-    if name == "numpy":
+# Code solvers with compiled CPU kernels only: `backend="auto"` means NumPy for them.
+CPU_ONLY_CODE_SOLVERS = frozenset({"cd", "lars", "omp"})
+
+
+def get_backend(name: str, code_solver: str = "auto") -> Backend:
+    """The backend called `name` ("numpy", "cupy" or "auto"). "auto" is cupy when a GPU is
+    usable and `code_solver` runs there ("auto" or "fista"), NumPy otherwise."""
+    if name == "numpy" or (name == "auto" and code_solver in CPU_ONLY_CODE_SOLVERS):
         return NUMPY
     if name not in ("cupy", "auto"):
         raise BackendUnavailableError(name, "unknown backend", _available_names())
@@ -204,8 +260,17 @@ def _available_names() -> list[str]:
     return [row["name"] for row in available_backends() if row["available"]]
 
 
+def _on_device(a: Any) -> bool:
+    """Whether `a` is a CuPy array, told without importing CuPy."""
+    return not isinstance(a, np.ndarray) and type(a).__module__.split(".")[0] == "cupy"
+
+
 def backend_of(a: Any) -> Backend:
     """The backend an array lives on (cupy arrays are recognised without importing cupy)."""
-    if isinstance(a, np.ndarray) or type(a).__module__.split(".")[0] != "cupy":
-        return NUMPY
-    return get_backend("cupy")
+    return get_backend("cupy") if _on_device(a) else NUMPY
+
+
+def to_host(a: Any) -> Any:
+    """A device array copied to the host (once, here); anything else as it is. For inputs:
+    the solvers take device arrays wherever they take host ones."""
+    return a.get() if _on_device(a) else a

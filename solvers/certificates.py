@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .backends import backend_of
+from .backends import backend_of, to_host
 
 # Rows of X handled at once by `objective`: X may be a memory map larger than memory.
 OBJECTIVE_CHUNK = 65536
@@ -20,9 +20,11 @@ def objective(
 ) -> float:
     """J(H, W) / n_samples, with J = ½‖X − HW‖²_F + α‖H‖₁ (+ ½·λ_W‖W‖²_F when given).
 
-    Shapes: X (n, p), codes (n, k), dictionary (k, p); all on one backend. Returns a float,
-    computed in float64, OBJECTIVE_CHUNK rows at a time.
+    Shapes: X (n, p), codes (n, k), dictionary (k, p); on one backend, or else all brought to
+    the host. Returns a float, computed in float64, OBJECTIVE_CHUNK rows at a time.
     """
+    if len({backend_of(a).name for a in (X, codes, dictionary)}) > 1:
+        X, codes, dictionary = (to_host(a) for a in (X, codes, dictionary))
     xp = backend_of(X).xp
     W64 = xp.asarray(dictionary, dtype=xp.float64)
     value = penalty_term(W64, dictionary_penalty)

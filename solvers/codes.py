@@ -18,6 +18,8 @@ import numpy as np
 from ._cd_kernel import cd_rows
 from .backends import Backend
 from .certificates import lasso_gaps
+from .errors import InvalidInputError
+from .options import FitOptions
 
 # FISTA checks its rows' gaps (and freezes the converged ones) every this many iterations;
 # between two checks the loop runs on the device with no host synchronisation.
@@ -52,14 +54,26 @@ class CodeStep:
         return float(self.gaps.max()) if self.gaps.shape[0] else 0.0
 
 
-def resolve_code_solver(code_solver: str, backend: Backend) -> str:
-    """`auto` is `cd` on NumPy and `fista` on CuPy; `cd` and `lars` exist on the CPU only."""
+def resolve_code_solver(code_solver: str, backend: Backend | str) -> str:
+    """`auto` is `cd` on NumPy and `fista` on CuPy; `cd` and `lars` exist on the CPU only.
+    `backend`: the backend or its name."""
+    on_gpu = backend == "cupy" if isinstance(backend, str) else backend.is_gpu
     if code_solver == "auto":
-        return "fista" if backend.is_gpu else "cd"
-    if backend.is_gpu and code_solver in ("cd", "lars"):
+        return "fista" if on_gpu else "cd"
+    if on_gpu and code_solver in ("cd", "lars"):
         # A silent switch would hide a device→host copy of every matrix; say it instead.
         raise ValueError(f"code_solver={code_solver!r} runs on the CPU only; use 'fista' on cupy")
     return code_solver
+
+
+def on_backend(opts: FitOptions, name: str) -> FitOptions:
+    """`opts` on the backend `name` chosen for it ("auto" resolved), its code solver checked
+    against it (InvalidInputError for cd or lars on cupy)."""
+    try:
+        resolve_code_solver(opts.code_solver, name)
+    except ValueError as exc:
+        raise InvalidInputError(str(exc)) from exc
+    return opts.replace(backend=name)
 
 
 def solve_codes(

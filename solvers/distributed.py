@@ -33,6 +33,7 @@ from .backends import get_backend
 from .checkpoint import codes_folder
 from .dictionary import reseed_atoms
 from .executors import StepStats
+from .placement import Workers, backend_name, restrictions
 from .rows import WARM_START_BYTES, CodeSettings
 
 # A chunk's target size: small enough that several fit in a worker next to their codes, large
@@ -67,6 +68,11 @@ class DaskExecutor:
         self.client, self.n_chunks = client, n_chunks
         self.codes_path = None if codes_path is None else os.fspath(codes_path)
 
+    def backend_for(self, name: str, code_solver: str) -> str:
+        """The backend ("numpy" or "cupy") a fit asking for `name` runs on here
+        (`solvers.placement.backend_name`)."""
+        return backend_name(Workers.of(self.client), name, code_solver)
+
     def start(
         self, source: Any, shape: tuple[int, int], dtype: np.dtype, backend: str, code: CodeSettings
     ) -> ChunkedRows:
@@ -95,11 +101,15 @@ class ChunkedRows:
         self.client, self.codes_path = where.client, where.codes_path
         self.n_samples, self.n_features = shape
         self.dtype, self.device, self.settings = np.dtype(dtype), backend, code
-        workers = sorted(self.client.scheduler_info()["workers"])
-        if not workers:
+        self.workers = Workers.of(self.client)
+        if not self.workers.every:
             raise ValueError("the Dask cluster has no workers")
+        if backend == "cupy" and not self.workers.cupy:
+            raise ValueError("no worker of the Dask cluster has a usable GPU (backend='cupy')")
+        runners = self.workers.cupy if backend == "cupy" else self.workers.cpu
+        n_runners = len(runners or self.workers.every)
         count = where.n_chunks or default_n_chunks(
-            self.n_samples, self.n_features * self.dtype.itemsize, len(workers)
+            self.n_samples, self.n_features * self.dtype.itemsize, n_runners
         )
         bounds = np.linspace(0, self.n_samples, min(count, self.n_samples) + 1).astype(np.int64)
         self.starts = bounds[:-1]
@@ -112,8 +122,7 @@ class ChunkedRows:
                 int(stop),
                 self.dtype.name,
                 key=f"{self.token}-rows-{c}",
-                workers=[workers[c % len(workers)]],
-                allow_other_workers=True,
+                **restrictions(self.workers, backend, chunk=c),
             )
             for c, (start, stop) in enumerate(itertools.pairwise(bounds))
         ]
@@ -147,6 +156,7 @@ class ChunkedRows:
                 self.device,
                 *args,
                 key=f"{self.token}-{name}-{self.steps}-{c}",
+                **restrictions(self.workers, self.device),
             )
             for c, args in parts
         ]

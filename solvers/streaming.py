@@ -26,6 +26,7 @@ import numpy as np
 
 from .auto import resolve_options
 from .backends import get_backend
+from .codes import on_backend
 from .dictionary import add_statistics
 from .errors import InvalidInputError
 from .executors import InProcess
@@ -167,7 +168,8 @@ def start_model(
         raise InvalidInputError(f"a stream has no use for {', '.join(given)}")
     opts = fit_options(n_components, options)
     X = validate_data(X, dtype=opts.dtype)
-    backend = get_backend(opts.backend)
+    backend = get_backend(opts.backend, opts.code_solver)
+    opts = on_backend(opts, backend.name)
     rng = np.random.default_rng(opts.random_state)
     if not isinstance(init, str):
         init = validate_dictionary(init, X.shape[1], int(n_components))

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .backends import to_host
 from .errors import FitWarning, InvalidInputError
 from .options import DEFAULTS, FitOptions, OptionSpec, option_specs
 from .value_scan import ValueScan
@@ -23,8 +24,9 @@ def validate_data(X: Any, name: str = "X", dtype: str | None = None) -> np.ndarr
     Integers and booleans become float64, float16 becomes float32, and `dtype` forces one of
     the two. Raises InvalidInputError for anything else: not 2-D, empty, complex, non-numeric,
     NaN or Inf (with their count and the first position), values too large for the dtype's
-    arithmetic (`value_scan`).
+    arithmetic (`value_scan`). A CuPy array is copied to the host first.
     """
+    X = to_host(X)
     if not isinstance(X, np.ndarray):
         try:
             X = np.asarray(X)
@@ -183,6 +185,11 @@ def validate_options(n_components: Any, options: FitOptions) -> None:
     _require(
         options.averaging is None or options.polyak_burn_in is None,
         "averaging (exponential) and polyak_burn_in (uniform) name two averages: choose one",
+    )
+    _require(
+        not (options.backend == "cupy" and options.code_solver in ("cd", "lars")),
+        f"code_solver={options.code_solver!r} runs on the CPU only: use 'fista' or 'auto' "
+        "with backend='cupy'",
     )
 
 

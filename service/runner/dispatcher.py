@@ -30,6 +30,7 @@ from ..store.jobs import JobRepository
 from ..store.layout import DataLayout
 from ..store.records import JobRecord, JobState
 from .cluster import Cluster
+from .placement import job_restrictions
 from .task import run_job
 from .worker_info import worker_backends
 
@@ -288,11 +289,9 @@ class Dispatcher:
     async def _submit(self, job: JobRecord, priority: int = 0) -> None:
         """Hand `job` to Dask; `priority`: higher runs first among what waits there."""
         client = self.cluster.client
-        restrictions: dict[str, Any] = {}
-        if job.options.get("backend") == "cupy":
-            workers = await self.workers_with("cupy")
-            if workers:
-                restrictions = {"workers": workers, "allow_other_workers": False}
+        restrictions = job_restrictions(
+            job.options, await self.worker_identities(), await self.workers_with("cupy")
+        )
         future = client.submit(
             run_job,
             str(self.layout.root.resolve()),
@@ -366,12 +365,16 @@ class Dispatcher:
         if future is not None:
             await self.cluster.client.cancel([future])
 
-    async def worker_addresses(self) -> list[str]:
+    async def worker_identities(self) -> dict[str, dict[str, Any]]:
+        """The scheduler's {worker address: what it knows of the worker (resources, …)}."""
         scheduler = self.cluster.client.scheduler
         if scheduler is None:
-            return []
+            return {}
         identity = await scheduler.identity(n_workers=-1)
-        return list(identity.get("workers", {}))
+        return dict(identity.get("workers", {}))
+
+    async def worker_addresses(self) -> list[str]:
+        return list(await self.worker_identities())
 
     async def worker_backends(self) -> dict[str, list[dict[str, Any]]]:
         """{worker address: solvers.available_backends() there}, refreshed when workers change."""

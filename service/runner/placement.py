@@ -1,9 +1,12 @@
 """Where a job's fit runs: on one worker, or data-parallel over the cluster when its data is
-too large for one worker's memory (the `execution` option, "auto" by default)."""
+too large for one worker's memory (the `execution` option, "auto" by default); and on which
+kind of worker, CPU or GPU (`job_restrictions`)."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from solvers import CPU_ONLY_CODE_SOLVERS, GPU_RESOURCE
 
 # Data-parallel is chosen automatically once X exceeds this fraction of one worker's memory.
 MEMORY_FRACTION = 0.25
@@ -29,3 +32,28 @@ def worker_memory(client: Any) -> float | None:
     limits = [w.get("memory_limit") or 0 for w in client.scheduler_info()["workers"].values()]
     limits = [limit for limit in limits if limit > 0]
     return float(min(limits)) if limits else None
+
+
+def job_restrictions(
+    options: dict[str, Any], workers: dict[str, dict[str, Any]], cupy_workers: list[str]
+) -> dict[str, Any]:
+    """`client.submit` keywords placing a job's run on the right kind of worker.
+
+    `workers`: the scheduler's {address: info} (info["resources"] marks a GPU worker started
+    with `--resources GPU=1`); `cupy_workers`: those where CuPy is usable. A cupy job runs on
+    those only. A CPU job (numpy, or auto with a CPU-only code solver) prefers the other
+    workers and takes a GPU worker only when no other is alive (a loose restriction), so it
+    never holds a GPU worker's slot while a CPU worker could run it; auto with a solver that
+    runs on both goes wherever Dask puts it, and runs on the GPU there if it has one.
+    """
+    backend = options.get("backend", "numpy")
+    if backend == "cupy":
+        return {"workers": sorted(cupy_workers), "allow_other_workers": False}
+    if backend == "auto" and options.get("code_solver", "auto") not in CPU_ONLY_CODE_SOLVERS:
+        return {}
+    gpu = set(cupy_workers)
+    gpu |= {a for a, info in workers.items() if (info.get("resources") or {}).get(GPU_RESOURCE)}
+    cpu = sorted(set(workers) - gpu)
+    if not gpu or not cpu:
+        return {}
+    return {"workers": cpu, "allow_other_workers": True}

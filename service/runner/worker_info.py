@@ -7,9 +7,9 @@ from typing import Any
 import solvers
 
 # The resource a GPU worker is started with (`dask worker ... --resources GPU=1`), so that a
-# deployment can tell its GPU workers apart; the dispatcher itself sends backend="cupy" jobs
-# to the workers whose `worker_backends()` report cupy (`workers=`, no other worker allowed).
-GPU_RESOURCE = "GPU"
+# deployment can tell its GPU workers apart (`placement.job_restrictions`): backend="cupy"
+# jobs go to the workers whose `worker_backends()` report cupy, CPU jobs to the others.
+GPU_RESOURCE = solvers.GPU_RESOURCE
 
 
 def worker_backends() -> list[dict[str, Any]]:

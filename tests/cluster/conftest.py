@@ -3,6 +3,7 @@ docker-compose.yml starts them (`dask scheduler`, `dask worker`), shared by this
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -44,10 +45,10 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-@pytest.fixture(scope="session")
-def scheduler_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The scheduler file of a running `dask scheduler` with N_WORKERS `dask worker`s."""
-    root = tmp_path_factory.mktemp("dask")
+@contextlib.contextmanager
+def dask_cluster(root: Path, workers: list[tuple[str, ...]]) -> Iterator[Path]:
+    """A `dask scheduler` and one `dask worker` per entry of `workers` (its extra arguments,
+    e.g. ("--resources", "GPU=1")), as processes on loopback; yields the scheduler file."""
     path = root / "scheduler.json"
     env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "3"}
     common = {"cwd": root, "env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
@@ -61,11 +62,11 @@ def scheduler_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         ],
         **common,  # type: ignore[call-overload]
     )
-    workers: list[subprocess.Popen[bytes]] = []
+    processes: list[subprocess.Popen[bytes]] = []
     try:
         _wait_for_file(path, scheduler)
-        for i in range(N_WORKERS):
-            workers.append(
+        for i, extra in enumerate(workers):
+            processes.append(
                 subprocess.Popen(
                     [
                         DASK,
@@ -77,14 +78,22 @@ def scheduler_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
                         str(root / f"worker-{i}"),
                         "--name",
                         f"w{i}",
+                        *extra,
                     ],
                     **common,  # type: ignore[call-overload]
                 )
             )
         yield path
     finally:
-        for process in [*workers, scheduler]:
+        for process in [*processes, scheduler]:
             _stop(process)
+
+
+@pytest.fixture(scope="session")
+def scheduler_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The scheduler file of a running `dask scheduler` with N_WORKERS `dask worker`s."""
+    with dask_cluster(tmp_path_factory.mktemp("dask"), [()] * N_WORKERS) as path:
+        yield path
 
 
 @pytest.fixture
@@ -111,3 +120,12 @@ def data_file(data: np.ndarray, tmp_path_factory: pytest.TempPathFactory) -> Pat
     path = tmp_path_factory.mktemp("data") / "X.npy"
     np.save(path, data)
     return path
+
+
+@pytest.fixture(scope="session")
+def mixed_scheduler_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A cluster of one CPU worker (`w0`) and one worker started as docker-compose.yml starts
+    its GPU worker, with the Dask resource GPU=1 (`w1`; a CPU process here, without CuPy)."""
+    workers = [(), ("--resources", "GPU=1")]
+    with dask_cluster(tmp_path_factory.mktemp("mixed-dask"), workers) as path:
+        yield path

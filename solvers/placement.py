@@ -1,0 +1,71 @@
+"""Which workers of a Dask cluster run a data-parallel fit's chunk tasks, by backend.
+
+A cluster may mix CPU workers and GPU workers (docker-compose.yml's `worker` and `gpu-worker`).
+A cupy fit's every task is pinned to the workers where CuPy is usable (`allow_other_workers=
+False`: anywhere else the task would fail, and Dask's work stealing would otherwise move some
+there); a NumPy fit's chunks prefer the other workers and fall back to the GPU workers only
+when no other worker is alive (a loose restriction), so that they leave the GPU free.
+
+A GPU worker is one whose CuPy is usable or that was started with the Dask resource
+`GPU_RESOURCE` (`dask worker ... --resources GPU=1`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .backends import CPU_ONLY_CODE_SOLVERS, available_backends
+from .errors import BackendUnavailableError
+
+# The Dask resource a deployment's GPU workers are started with.
+GPU_RESOURCE = "GPU"
+
+
+def cupy_usable() -> bool:
+    """Whether CuPy runs where this is called (for `client.run` on every worker)."""
+    return any(b["name"] == "cupy" and b["available"] for b in available_backends())
+
+
+@dataclass(frozen=True)
+class Workers:
+    """The cluster's worker addresses, sorted: all, those that can run cupy, the CPU ones."""
+
+    every: list[str]
+    cupy: list[str]
+    cpu: list[str]
+
+    @classmethod
+    def of(cls, client: Any) -> Workers:
+        info = client.scheduler_info(n_workers=-1)["workers"]
+        usable = client.run(cupy_usable) if info else {}
+        gpu = {a for a, w in info.items() if w.get("resources", {}).get(GPU_RESOURCE)}
+        gpu |= {a for a, ok in usable.items() if ok}
+        return cls(sorted(info), sorted(a for a in usable if usable[a]), sorted(set(info) - gpu))
+
+
+def backend_name(workers: Workers, name: str, code_solver: str) -> str:
+    """The backend a fit asked for with `name` runs on: "auto" is cupy when some worker has a
+    usable GPU and the code solver runs there; "cupy" needs such a worker."""
+    if name == "numpy" or (name == "auto" and code_solver in CPU_ONLY_CODE_SOLVERS):
+        return "numpy"
+    if workers.cupy:
+        return "cupy"
+    if name == "auto":
+        return "numpy"
+    raise BackendUnavailableError(
+        "cupy", "no worker of the Dask cluster has a usable GPU", ["numpy"]
+    )
+
+
+def restrictions(workers: Workers, backend: str, chunk: int | None = None) -> dict[str, Any]:
+    """`client.submit` keywords for a task of a fit on `backend`; `chunk`: the task that loads
+    chunk number `chunk`, spread over the allowed workers in turn."""
+    if backend == "cupy":
+        return {"workers": list(workers.cupy), "allow_other_workers": False}
+    preferred = workers.cpu or workers.every
+    if chunk is not None:
+        return {"workers": [preferred[chunk % len(preferred)]], "allow_other_workers": True}
+    if len(preferred) == len(workers.every):  # no GPU worker to keep free: Dask decides
+        return {}
+    return {"workers": list(preferred), "allow_other_workers": True}
