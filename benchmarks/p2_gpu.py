@@ -35,6 +35,7 @@ the whole script that finishes in a minute or two on a CPU.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -45,8 +46,9 @@ import numpy as np
 
 import solvers
 import solvers.codes as codes_module
-from benchmarks.common import machine_line, median, table
+from benchmarks.common import machine_line, table
 from benchmarks.data import certified_f, initial_dictionary, p2_patches, score
+from benchmarks.gpu_rates import code_step_rates, epoch_traffic, gemm_rate
 
 ALPHA = 1.0
 TARGET_SECONDS = 3.0
@@ -175,89 +177,6 @@ def score_all(runs: list[Run], X_score: np.ndarray, scorer: str, jobs: int) -> N
             run.F = future.result()
 
 
-def gemm_rate(backend: Any, size: int, repeats: int = 5) -> float:
-    """Float32 GEMM rate (FLOP/s) of an N×N product on the backend, median of `repeats`."""
-    xp = backend.xp
-    rng = np.random.default_rng(0)
-    a = backend.asarray(rng.standard_normal((size, size)), xp.float32)
-    b = backend.asarray(rng.standard_normal((size, size)), xp.float32)
-    out = xp.empty_like(a)
-    with backend.compute_scope():
-        xp.matmul(a, b, out=out)
-        backend.synchronize()
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            xp.matmul(a, b, out=out)
-            backend.synchronize()
-            times.append(time.perf_counter() - start)
-    return 2.0 * size**3 / median(times)
-
-
-def code_step_rates(
-    backend: Any, X: np.ndarray, W: np.ndarray, repeats: int = 3
-) -> dict[str, float]:
-    """Achieved FLOP/s of the FISTA code step: a full encode (counted) and 50 bare iterations."""
-    xp = backend.xp
-    n, p = X.shape
-    k = W.shape[0]
-    counted = {"row_iterations": 0}
-    original = codes_module._fista_iterations
-
-    def counting(backend_, H, Y, t, G, C, step, threshold, positive, n_iter):
-        counted["row_iterations"] += int(H.shape[0]) * int(n_iter)
-        return original(backend_, H, Y, t, G, C, step, threshold, positive, n_iter)
-
-    def encode() -> np.ndarray:
-        return solvers.encode(X, W, alpha=ALPHA, backend=backend.name, code_solver="fista")
-
-    encode()  # warm-up (kernels compile on a GPU)
-    codes_module._fista_iterations = counting
-    try:
-        times = []
-        for _ in range(repeats):
-            counted["row_iterations"] = 0
-            start = time.perf_counter()
-            encode()
-            times.append(time.perf_counter() - start)
-    finally:
-        codes_module._fista_iterations = original
-    encode_s = median(times)
-    row_iterations = counted["row_iterations"]
-    encode_flops = 2.0 * n * p * k + 2.0 * k * k * row_iterations
-
-    # 50 bare iterations on every row: the kernel's rate without gap checks and active sets.
-    Xd = backend.asarray(X, xp.float32)
-    Wd = backend.asarray(W, xp.float32)
-    G = Wd @ Wd.T
-    C = Xd @ Wd.T
-    lipschitz = float(np.linalg.eigvalsh(backend.to_numpy(G).astype(np.float64))[-1])
-    step = xp.asarray(1.0 / lipschitz, dtype=xp.float32)
-    threshold = xp.asarray(ALPHA / lipschitz, dtype=xp.float32)
-    H = xp.zeros((n, k), dtype=xp.float32)
-    Y, t = H.copy(), xp.ones((n, 1), dtype=xp.float32)
-    bare_iterations = 50
-    with backend.compute_scope():
-        original(backend, H, Y, t, G, C, step, threshold, False, 5)
-        backend.synchronize()
-        bare = []
-        for _ in range(repeats):
-            H[...] = 0
-            Y[...] = 0
-            backend.synchronize()
-            start = time.perf_counter()
-            original(backend, H, Y, t, G, C, step, threshold, False, bare_iterations)
-            backend.synchronize()
-            bare.append(time.perf_counter() - start)
-    return {
-        "encode_s": encode_s,
-        "row_iterations": row_iterations,
-        "mean_iterations": row_iterations / n,
-        "encode_rate": encode_flops / encode_s,
-        "bare_rate": 2.0 * n * k * k * bare_iterations / median(bare),
-    }
-
-
 def time_to_reach(runs: list[Run], target: float) -> tuple[Run | None, float]:
     """(fastest run with F ≤ target, interpolated seconds at which the F-vs-time curve of
     `runs` first crosses target, linear between runs; inf when never)."""
@@ -297,6 +216,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--encode-n", type=int, help="rows of the timed FISTA encode")
     parser.add_argument("--gemm-size", type=int)
     parser.add_argument("--jobs", type=int, default=os.cpu_count(), help="scoring processes")
+    parser.add_argument("--summary", help="also write the headline figures to this JSON file")
     args = parser.parse_args()
     defaults = QUICK if args.quick else GPU_DEFAULTS
     for name, value in defaults.items():
@@ -363,30 +283,53 @@ def main() -> None:
         )
     )
 
-    print()
-    if spams:
-        reference = spams[-1]
-        print(
-            f"SPAMS's F at its longest budget ({reference.budget:g} s, wall "
-            f"{reference.wall_s:.1f} s): {reference.F:.3f}"
-        )
-        for setting in dict.fromkeys(r.setting for r in runs if r.system == "ours"):
-            series = [r for r in runs if r.system == "ours" and r.setting == setting]
-            hit, interpolated = time_to_reach(series, reference.F)
-            if hit is None:
-                best = min(r.F for r in series)
-                print(f"  ours {setting}: not reached within the budgets (best F {best:.3f})")
-            else:
-                print(
-                    f"  ours {setting}: reached by the {hit.budget:g}-s run ({hit.wall_s:.2f} s "
-                    f"wall, speed-up over SPAMS {reference.wall_s / hit.wall_s:.1f}×); "
-                    f"interpolated {interpolated:.2f} s, "
-                    f"{reference.wall_s / interpolated:.1f}× "
-                    f"(target ≤ {TARGET_SECONDS:g} s, ≥ {TARGET_SPEEDUP:g}× on an H200)"
-                )
-
+    summary: dict[str, Any] = {"backend": backend.name, "quick": bool(args.quick)}
+    summary |= report_time_to_reach(runs, spams)
     best_ours = min((r for r in runs if r.system == "ours"), key=lambda r: r.F)
-    rates = code_step_rates(backend, X[: args.encode_n], best_ours.dictionary)
+    summary |= report_code_step(backend, X, best_ours.dictionary, args)
+    summary |= report_epoch(backend, X, W0, max(args.online_batch_sizes))
+    if args.summary:
+        with open(args.summary, "w") as f:
+            json.dump(summary, f, indent=1)
+
+
+def report_time_to_reach(runs: list[Run], spams: list[Run]) -> dict[str, Any]:
+    """Print, for each of our settings, when it reaches SPAMS's F at its longest budget;
+    returns the best setting's seconds and speed-up (inf / 0 when none reached it)."""
+    print()
+    if not spams:
+        return {}
+    reference = spams[-1]
+    print(
+        f"SPAMS's F at its longest budget ({reference.budget:g} s, wall "
+        f"{reference.wall_s:.1f} s): {reference.F:.3f}"
+    )
+    best = {"spams_F": reference.F, "spams_s": reference.wall_s, "time_to_spams_F_s": np.inf}
+    for setting in dict.fromkeys(r.setting for r in runs if r.system == "ours"):
+        series = [r for r in runs if r.system == "ours" and r.setting == setting]
+        hit, interpolated = time_to_reach(series, reference.F)
+        if hit is None:
+            print(f"  ours {setting}: not reached within the budgets (best F "
+                  f"{min(r.F for r in series):.3f})")  # fmt: skip
+            continue
+        print(
+            f"  ours {setting}: reached by the {hit.budget:g}-s run ({hit.wall_s:.2f} s "
+            f"wall, speed-up over SPAMS {reference.wall_s / hit.wall_s:.1f}×); "
+            f"interpolated {interpolated:.2f} s, "
+            f"{reference.wall_s / interpolated:.1f}× "
+            f"(target ≤ {TARGET_SECONDS:g} s, ≥ {TARGET_SPEEDUP:g}× on an H200)"
+        )
+        if interpolated < best["time_to_spams_F_s"]:
+            best |= {"time_to_spams_F_s": interpolated, "best_setting": setting}
+    best["speedup"] = reference.wall_s / best["time_to_spams_F_s"]
+    return best
+
+
+def report_code_step(
+    backend: Any, X: np.ndarray, W: np.ndarray, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Print the FISTA code step's rate against a float32 GEMM; returns the figures."""
+    rates = code_step_rates(backend, X[: args.encode_n], W)
     gemm = gemm_rate(backend, args.gemm_size)
     print()
     print(
@@ -412,6 +355,26 @@ def main() -> None:
         f"target: code step ≥ {TARGET_GEMM_FRACTION:.0%} of the float32 GEMM rate "
         "(BENCHMARKS.md: naive batched FISTA 29 of 51 TFLOP/s on the H200)"
     )
+    return {
+        "code_step_tflops": rates["encode_rate"] / 1e12,
+        "gemm_tflops": gemm / 1e12,
+        "code_step_of_gemm": rates["encode_rate"] / gemm,
+        "fista_iterations_per_row": rates["mean_iterations"],
+    }
+
+
+def report_epoch(backend: Any, X: np.ndarray, W0: np.ndarray, batch_size: int) -> dict[str, Any]:
+    """Print one online epoch's peak device memory and host↔device traffic; returns them."""
+    epoch = epoch_traffic(backend, X, W0, batch_size)
+    print()
+    print(
+        f"one online epoch (mini-batches of {batch_size}, {epoch['epoch_s']:.2f} s): peak device "
+        f"memory {epoch['peak_bytes'] / 2**30:.2f} GiB; host→device "
+        f"{epoch['to_device_bytes'] / 2**20:.1f} MiB ({epoch['to_device_per_X']:.2f}× X), "
+        f"device→host {epoch['to_host_bytes'] / 2**20:.1f} MiB "
+        f"(target: X once, then the dictionary and statistics only)"
+    )
+    return epoch
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -32,13 +33,38 @@ class Backend:
 
     def asarray(self, a: Any, dtype: Any) -> Any:
         """`a` on this backend's device with `dtype` (a copy only where needed)."""
-        return self.xp.asarray(a, dtype=dtype)
+        out = self.xp.asarray(a, dtype=dtype)
+        if self.is_gpu and not _on_device(a):
+            TRANSFERS.to_device_bytes += int(out.nbytes)
+        return out
 
     def to_numpy(self, a: Any) -> np.ndarray:
         """The one way back to the host."""
         if self.is_gpu:
+            TRANSFERS.to_host_bytes += int(a.nbytes)
             return self.xp.asnumpy(a)
         return np.asarray(a)
+
+    @contextlib.contextmanager
+    def peak_memory(self) -> Iterator[dict[str, int]]:
+        """Within: {"peak_bytes": the most device memory in use at once} (0 on the CPU),
+        through an allocator that records CuPy's pool after every allocation."""
+        record = {"peak_bytes": 0}
+        if not self.is_gpu:
+            yield record
+            return
+        pool = self.xp.get_default_memory_pool()
+
+        def malloc(size: int) -> Any:
+            memory = pool.malloc(size)
+            record["peak_bytes"] = max(record["peak_bytes"], int(pool.used_bytes()))
+            return memory
+
+        self.xp.cuda.set_allocator(malloc)
+        try:
+            yield record
+        finally:
+            self.xp.cuda.set_allocator(pool.malloc)
 
     def synchronize(self) -> None:
         if self.is_gpu:
@@ -100,6 +126,21 @@ class Backend:
 
 
 NUMPY = Backend("numpy", np)
+
+
+@dataclass
+class Transfers:
+    """Bytes moved between the host and the device through `Backend.asarray` / `to_numpy`
+    (the only crossings, by design), since the process started or `reset`."""
+
+    to_device_bytes: int = 0
+    to_host_bytes: int = 0
+
+    def reset(self) -> None:
+        self.to_device_bytes = self.to_host_bytes = 0
+
+
+TRANSFERS = Transfers()
 
 
 @functools.cache
