@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .auto import resolve_options
-from .backends import get_backend
+from .backends import Backend, get_backend
 from .batch import fit_batch
 from .codes import on_backend, resolve_code_solver, solve_codes
 from .distributed import DaskExecutor, is_dask_array
@@ -20,7 +20,7 @@ from .omp import omp_codes
 from .online import fit_online
 from .options import DEFAULTS, INITS, FitOptions, default_code_tol, float64_code_step
 from .result import FitResult, ProgressCallback
-from .rows import CodeSettings
+from .rows import CodeSettings, code_rows
 from .run import Run, clock
 from .validation import (
     CastRows,
@@ -181,18 +181,8 @@ def encode(
     if tol is None:
         tol = default_code_tol(X.dtype.name, float64_code_step(code_solver, chosen.name))
     with chosen.compute_scope():
-        step = solve_codes(
-            chosen,
-            chosen.asarray(X, X.dtype),
-            chosen.asarray(W, X.dtype),
-            alpha,
-            solver=code_solver,
-            tol=tol,
-            max_iter=max_iter,
-            positive=positive,
-        )
-    if not step.certified:
-        gaps = chosen.to_numpy(step.gaps)
+        codes, gaps, certified = _encoded(chosen, X, W, alpha, code_solver, tol, max_iter, positive)
+    if not certified:
         warnings.warn(
             ConvergenceWarning(
                 f"{int(np.count_nonzero(gaps > tol))} of {gaps.shape[0]} rows stopped at "
@@ -201,4 +191,33 @@ def encode(
             ),
             stacklevel=2,
         )
-    return chosen.to_numpy(step.codes)
+    return codes
+
+
+def _encoded(
+    backend: Backend,
+    X: np.ndarray,
+    W: np.ndarray,
+    alpha: float,
+    solver: str,
+    tol: float,
+    max_iter: int,
+    positive: bool,
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(codes (n, k), relative gaps (n,), all certified) on the host, `code_rows` rows of X at a
+    time on the backend: a GPU's memory bounds the part, never n."""
+    every = code_rows(backend, solver, X.shape[1], W.shape[0])
+    W_on = backend.asarray(W, X.dtype)
+    codes, gaps, certified = [], [], True
+    for start in range(0, X.shape[0], every):
+        part = backend.asarray(X[start : start + every], X.dtype)
+        step = solve_codes(
+            backend, part, W_on, alpha, solver=solver, tol=tol, max_iter=max_iter,
+            positive=positive,
+        )  # fmt: skip
+        codes.append(backend.to_numpy(step.codes))
+        gaps.append(backend.to_numpy(step.gaps))
+        certified = certified and step.certified
+    if len(codes) == 1:
+        return codes[0], gaps[0], certified
+    return np.concatenate(codes), np.concatenate(gaps), certified

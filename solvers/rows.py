@@ -38,6 +38,12 @@ PASS_BYTES = 64 * 2**20
 # whose batched FISTA wants many rows at once, looks every GPU_CHECK_ROWS (not measured there).
 CHECK_ROWS = 8192
 GPU_CHECK_ROWS = 65536
+# A batched FISTA code step holds about this many (rows, k) arrays of the working dtype (H, Y,
+# the previous H, C = X Wᵀ, Y G, the prox's output, the checks' work) beside the rows of X; on
+# a GPU the rows coded at once take at most DEVICE_FRACTION of the free device memory, so that
+# batch mode and encode fit any number of rows (at k = 512 a step held ~36 KB a row).
+FISTA_ROW_ARRAYS = 8
+DEVICE_FRACTION = 0.25
 # Online fits keep every row's latest codes (float32) to warm-start its next visit when a block's
 # codes fit in this many bytes: a warm start finds the support in one pass instead of several.
 WARM_START_BYTES = 128 * 2**20
@@ -214,6 +220,7 @@ class RowBlock:
             every = max(m, 1)
         else:
             every = GPU_CHECK_ROWS if self.backend.is_gpu else CHECK_ROWS
+        every = min(every, code_rows(self.backend, cfg.solver, self.X.shape[1], W.shape[0]))
         parts = []
         for start in range(0, max(m, 1), every):
             part = slice(start, start + every)
@@ -287,6 +294,8 @@ class RowBlock:
         warm = self.codes if self.codes is not None and self.codes.shape[1] == k else None
         parts, total = [], 0.0
         every = pass_rows(int(self.X.shape[1]), k)
+        if self.backend.is_gpu:  # larger parts: a GPU's FISTA wants many rows at once
+            every = code_rows(self.backend, cfg.solver, self.X.shape[1], k)
         for start in range(0, self.n_rows, every):
             rows = slice(start, start + every)
             H0 = None if warm is None else warm[rows]
@@ -317,6 +326,21 @@ def _coded(backend: Backend, X: Any, W: Any, cfg: CodeSettings, warm: Any, x_sq:
 def pass_rows(n_features: int, n_components: int) -> int:
     """Rows per chunk of a pass over every row: PASS_BYTES of work arrays, 1024 to 65536."""
     return int(np.clip(PASS_BYTES // (24 * (n_features + n_components)), 1024, 65536))
+
+
+def code_rows(backend: Backend, solver: str, n_features: int, n_components: int) -> int:
+    """Rows one code step may take at once. The compiled CPU solvers (cd, lars) hold one
+    row's work per thread: no bound. FISTA holds FISTA_ROW_ARRAYS (rows, k) arrays: on the CPU
+    `pass_rows` of them, on a GPU as many as DEVICE_FRACTION of its free memory holds
+    (at least GPU_CHECK_ROWS)."""
+    if not backend.is_gpu and solver in ("auto", "cd", "lars"):
+        return 2**62
+    per_row = 8 * (FISTA_ROW_ARRAYS * n_components + 2 * n_features)  # float64 at worst
+    if not backend.is_gpu:
+        return max(CHECK_ROWS, PASS_BYTES // per_row)
+    memory = backend.memory()
+    assert memory is not None
+    return max(GPU_CHECK_ROWS, int(DEVICE_FRACTION * memory["free_bytes"]) // per_row)
 
 
 def squared_row_norms(backend: Backend, X: Any, chunk: int | None = None) -> Any:

@@ -140,7 +140,7 @@ def _run_fit(
         return _learn_on(layout, init.id, X, monitor)
     if isinstance(init, ModelRef):
         init = np.load(layout.dictionary(init.id), allow_pickle=False)
-    if _data_parallel(run.execution, X.nbytes):
+    if _data_parallel(run.execution, X.nbytes, options.get("backend", "numpy")):
         codes = _run_codes(layout, job, token)
         return _fit_across_workers(layout, job, init, monitor, codes, checkpoint_s, options), None
     result = solvers.fit(
@@ -177,8 +177,9 @@ def _prepare_kernels(
     monitor.set_phase("fitting")
 
 
-def _data_parallel(execution: str, n_bytes: int) -> bool:
-    """`execution`: "local", "data_parallel", or "auto" (by size against the workers' memory)."""
+def _data_parallel(execution: str, n_bytes: int, backend: str) -> bool:
+    """`execution`: "local", "data_parallel", or "auto" (by size against the workers' memory,
+    and for a cupy fit against this worker's device memory too: X and its codes live there)."""
     if execution != "auto":
         return execution == "data_parallel"
     from distributed import get_client
@@ -189,7 +190,12 @@ def _data_parallel(execution: str, n_bytes: int) -> bool:
         client = get_client()
     except ValueError:  # not inside a Dask worker (a test calling run_job directly)
         return False
-    return should_use_data_parallel(n_bytes, worker_memory(client))
+    memory = worker_memory(client)
+    if backend == "cupy":
+        device = solvers.get_backend("cupy").memory()
+        if device is not None:
+            memory = min(memory or float("inf"), float(device["total_bytes"]))
+    return should_use_data_parallel(n_bytes, memory)
 
 
 def _parallel_checkpoint(checkpoint: Path) -> Path:

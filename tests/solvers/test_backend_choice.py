@@ -103,3 +103,36 @@ def test_device_arrays_are_taken_wherever_host_arrays_are(backend):
     expected = solvers.objective(X, H, W, 0.2)
     assert solvers.objective(X, H_d, W, 0.2) == pytest.approx(expected, rel=1e-12)
     assert solvers.objective(X_d, H, W_d, 0.2) == pytest.approx(expected, rel=1e-12)
+
+
+def test_fista_codes_the_rows_in_parts_bounded_by_memory(monkeypatch):
+    """Batched FISTA holds several (rows, k) arrays: encode and batch fits code at most
+    `code_rows` rows at once (on a GPU, by its free memory; here by PASS_BYTES), with the same
+    codes as one part, since each row's iterates are its own."""
+    from solvers import rows
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20000, 8))
+    W = rng.standard_normal((4, 8))
+    W /= np.linalg.norm(W, axis=1, keepdims=True)
+    whole = solvers.encode(X, W, alpha=0.3, code_solver="fista")
+    fit_whole = solvers.fit(X, 4, mode="batch", code_solver="fista", max_iter=3, random_state=0)
+    monkeypatch.setattr(rows, "PASS_BYTES", 2**20)
+    assert rows.code_rows(solvers.get_backend("numpy"), "fista", 8, 4) == rows.CHECK_ROWS
+    assert rows.code_rows(solvers.get_backend("numpy"), "cd", 8, 4) > X.shape[0]
+    np.testing.assert_array_equal(solvers.encode(X, W, alpha=0.3, code_solver="fista"), whole)
+    parts = solvers.fit(X, 4, mode="batch", code_solver="fista", max_iter=3, random_state=0)
+    np.testing.assert_array_equal(parts.dictionary, fit_whole.dictionary)
+    np.testing.assert_array_equal(parts.codes, fit_whole.codes)
+
+
+@pytest.mark.gpu
+def test_a_gpu_codes_as_many_rows_at_once_as_its_memory_holds(backend):
+    from solvers import rows
+
+    if not backend.is_gpu:
+        pytest.skip("the device-memory bound is a GPU's")
+    free = backend.memory()["free_bytes"]
+    chosen = rows.code_rows(backend, "fista", 256, 512)
+    assert rows.GPU_CHECK_ROWS <= chosen
+    assert chosen * 8 * (rows.FISTA_ROW_ARRAYS * 512 + 2 * 256) <= max(free, 2**30)
