@@ -129,3 +129,64 @@ def test_images_install_with_the_readme_command(pyproject: dict[str, Any]) -> No
     assert "gpu" in pyproject["project"]["optional-dependencies"]
     for text in (cpu, gpu):
         assert not re.search(r"(?i)(api_keys|secret|password|token)\s*=", text)
+
+
+def _dockerfile(name: str) -> str:
+    return (ROOT / name).read_text()
+
+
+def test_images_are_built_from_a_base_given_as_an_argument() -> None:
+    """The base is a build argument (a slim Python image by default, NVIDIA's CUDA runtime for
+    the GPU); both also build from a plain Debian, which has no Python (the RUN that installs
+    it when missing), and both compile the kernels into the image and check them."""
+    defaults = {"Dockerfile": "python:3.11-slim", "Dockerfile.gpu": "nvidia/cuda:12."}
+    for name, default in defaults.items():
+        text = _dockerfile(name)
+        assert re.search(rf"^ARG BASE_IMAGE={re.escape(default)}", text, re.M), name
+        assert re.search(r"^FROM \$\{BASE_IMAGE\}$", text, re.M), name
+        assert "apt-get install" in text and "python3 python3-venv" in text, name
+        assert "sparsecoding compile-kernels" in text and "kernels_cached()" in text, name
+    assert "cupy-cuda12x[ctk]" in _dockerfile("Dockerfile.gpu")  # NVIDIA's wheels where needed
+    gpu = _dockerfile("Dockerfile.gpu")
+    assert "runtimeGetVersion()" in gpu and "// 1000 == 12" in gpu  # CuPy of CUDA 12, checked
+
+
+def test_images_run_as_one_unprivileged_user_with_a_healthcheck() -> None:
+    uids = set()
+    for name in ("Dockerfile", "Dockerfile.gpu"):
+        text = _dockerfile(name)
+        (uid,) = re.findall(r"^ARG APP_UID=(\d+)$", text, re.M)
+        uids.add(uid)
+        assert int(uid) >= 1000, name
+        users = re.findall(r"^USER (\S+)$", text, re.M)
+        assert users and users[-1] == "sparsecoding", name
+        assert re.search(r"^HEALTHCHECK .*\n\s+CMD \[", text, re.M), name
+    assert len(uids) == 1, "the images share /data: one user id for both"
+
+
+def test_the_build_context_is_an_allowlist() -> None:
+    """.dockerignore excludes everything, then lets in what the images copy: never .env."""
+    lines = [
+        line
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert lines[0] == "*"
+    allowed = {line[1:] for line in lines if line.startswith("!")}
+    copied = set()
+    for name in ("Dockerfile", "Dockerfile.gpu"):
+        for source in re.findall(r"^COPY (?!--from)(\S+)", _dockerfile(name), re.M):
+            copied.add(source.rstrip("/"))
+    for source in copied:
+        assert any(source == a or source.startswith(a + "/") for a in allowed), source
+
+
+def test_only_the_api_is_published_and_on_loopback_by_default(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        assert service.get("init") is True, name
+        if name == "api":
+            (port,) = service["ports"]
+            assert _interpolate(port) == "127.0.0.1:8000:8000"
+        else:
+            assert "ports" not in service, name
+    assert compose["services"]["worker"]["deploy"]["replicas"] == 2
