@@ -17,7 +17,7 @@ import numpy as np
 
 from .backends import Backend
 from .certificates import objective_from_statistics
-from .dictionary import dead_atoms, update_dictionary
+from .dictionary import dead_atoms, penalised_reseed, update_dictionary
 from .options import FitOptions, StopReason
 from .result import FitResult, Progress
 from .rows import OutOfTime
@@ -82,11 +82,20 @@ def fit_batch(run: Run, W0: np.ndarray, return_codes: bool = True) -> FitResult:
         W_coded = W
         dead = dead_atoms(step.A, backend.xp)
         W = batch_dictionary_step(backend, step.A, step.B, W, o)
-        if dead.shape[0]:
-            W = ex.reseed(W, dead, step, W_coded, o.positive_dictionary)
+        # J of these codes and this dictionary, before re-seeding: dead atoms are unused, and
+        # under weight decay zero, so the atoms that replace them only change J from the next
+        # code step on, which then makes it smaller (`penalised_reseed`).
         value = objective_from_statistics(
             ex.x_sq_sum, step.A, step.B, W, step.l1, o.alpha, ex.n_samples, o.dictionary_penalty
         )
+        if dead.shape[0]:
+            W_ridge = W
+            W = ex.reseed(W, dead, step, W_coded, o.positive_dictionary)
+            if o.dictionary_penalty is not None:
+                worst = np.array([r for r, _, _ in step.worst[: int(dead.shape[0])]])
+                W = penalised_reseed(
+                    backend, W, W_ridge, dead, worst, o.alpha, o.dictionary_penalty
+                )
         iteration += 1
         decrease = relative_decrease(previous, value)
         previous = value

@@ -144,3 +144,33 @@ def reseed_atoms(
     W = W.copy()
     W[dead[: replacement.shape[0]]] = replacement.astype(W.dtype)
     return W
+
+
+def penalised_reseed(
+    backend: Backend,
+    W: Any,
+    W_ridge: Any,
+    dead: Any,
+    residual_sq: np.ndarray,
+    alpha: float,
+    penalty: float,
+) -> Any:
+    """Rescale `reseed_atoms`' unit-norm atoms for the weight-decay objective (+ ½λ‖W‖²).
+
+    A unit atom adds ½λ to J, so re-seeding could raise it. Atom t takes the residual r of the
+    t-th worst sample (‖r‖² = residual_sq[t]); scaled to s, with that sample's code ‖r‖/s on
+    it, J changes by ½λs² + α‖r‖/s − ½‖r‖², least at s = (α‖r‖/λ)^(1/3). Where that least
+    change is negative the atom is kept at that scale (the next code step can only do better
+    than that code, so J falls); elsewhere the ridge step's atom (zero, as no sample uses it)
+    stays. W, W_ridge (k, p) on the backend, dead (m,) indices.
+    """
+    xp = backend.xp
+    norms = np.sqrt(np.asarray(residual_sq, dtype=np.float64)[: int(dead.shape[0])])
+    scale = np.cbrt(alpha * norms / penalty)
+    change = 0.5 * penalty * scale**2 + alpha * norms / np.maximum(scale, 1e-300) - 0.5 * norms**2
+    chosen = dead[: norms.shape[0]]
+    factor = backend.asarray(np.where(change < 0, scale, 0.0)[:, None], W.dtype)
+    keep = backend.asarray((change < 0)[:, None], bool)
+    W = W.copy()
+    W[chosen] = xp.where(keep, W[chosen] * factor, W_ridge[chosen])
+    return W
