@@ -20,6 +20,7 @@ from .backends import Backend
 from .certificates import lasso_gaps
 from .errors import InvalidInputError
 from .options import FitOptions
+from .support_solve import finish_on_support
 
 # FISTA checks its rows' gaps (and freezes the converged ones) every this many iterations;
 # between two checks the loop runs on the device with no host synchronisation.
@@ -168,6 +169,7 @@ def _fista(backend: Backend, X, W, x_sq, H, alpha, tol, max_iter, positive) -> C
     Y = H.copy()
     t = xp.ones((n, 1), dtype=dtype)
     active = xp.arange(n)
+    signs = xp.zeros((n, H.shape[1]), dtype=xp.int8)  # each row's signs at the last check
     done = 0
     while True:
         H_act = H[active]
@@ -178,6 +180,9 @@ def _fista(backend: Backend, X, W, x_sq, H, alpha, tol, max_iter, positive) -> C
         still = rel > tol
         # The one host synchronisation per FISTA_CHECK_EVERY iterations: how many rows remain.
         active = active[still]
+        if active.shape[0] and done < max_iter:
+            active = _finish_settled(backend, H, G64, C64, x_sq, alpha, positive, tol, active,
+                                     gaps, residual_sq, signs)  # fmt: skip
         if active.shape[0] == 0 or done >= max_iter:
             break
         H_act, Y_act = H[active], Y[active]
@@ -198,6 +203,27 @@ def _fista(backend: Backend, X, W, x_sq, H, alpha, tol, max_iter, positive) -> C
         done += FISTA_CHECK_EVERY
     certified = bool((gaps <= tol).all())
     return CodeStep(H, gaps, residual_sq, certified)
+
+
+def _finish_settled(
+    backend, H, G64, C64, x_sq, alpha, positive, tol, active, gaps, residual_sq, signs
+):
+    """The rows of `active` whose signs are those of the last check (`signs` (n, k) int8,
+    updated here) are tried by `finish_on_support`; those it certifies take its codes and
+    leave. Returns the rows still active."""
+    H_act = H[active]
+    now = backend.xp.sign(H_act).astype(signs.dtype)
+    settled = (now == signs[active]).all(axis=1)
+    signs[active] = now
+    taken, codes, row_gaps, row_rsq = finish_on_support(
+        backend, H_act, G64, C64[active], x_sq[active], alpha, positive, tol, settled
+    )
+    done = active[taken]
+    if done.shape[0]:
+        H[done] = codes[taken]
+        gaps[done] = row_gaps[taken]
+        residual_sq[done] = row_rsq[taken]
+    return active[~taken]
 
 
 def _fista_iterations(backend: Backend, H, Y, t, G, C, step, threshold, positive, n_iter) -> Any:
