@@ -20,6 +20,7 @@ router = APIRouter(include_in_schema=False)
 _TYPES = {
     "index.html": "text/html; charset=utf-8",
     "console.js": "text/javascript; charset=utf-8",
+    "charts.js": "text/javascript; charset=utf-8",
     "console.css": "text/css; charset=utf-8",
 }
 

@@ -1,5 +1,5 @@
 // The web console: plain JavaScript over the public API (/v1), with the API key the user
-// signs in with. No build step, no third-party code; charts are SVG drawn here.
+// signs in with. No build step, no third-party code; the charts are SVG drawn by charts.js.
 "use strict";
 
 const KEY_NAME = "sparsecoding-api-key";
@@ -64,6 +64,20 @@ async function download(path, filename) {
   link.remove();
 }
 
+// Pages of a list: `?offset=` in the view's hash; PAGE rows each, newest first.
+const PAGE = 25;
+const offsetOf = (params) => Math.max(0, Number(params?.get("offset")) || 0);
+
+function pager(listing, offset, section) {
+  if (listing.count <= PAGE) return "";
+  const to = (start) => `#/${section}?offset=${start}`;
+  const last = Math.min(offset + listing.data.length, listing.count);
+  return h("nav", { class: "pager", "aria-label": `Pages of ${section}` },
+    offset > 0 ? h("a", { href: to(Math.max(0, offset - PAGE)) }, "← Newer") : h("span", { class: "muted" }, "← Newer"),
+    h("span", {}, `${offset + 1}–${last} of ${listing.count}`),
+    last < listing.count ? h("a", { href: to(offset + PAGE) }, "Older →") : h("span", { class: "muted" }, "Older →"));
+}
+
 async function atomsImage(modelId) {
   const blob = await (await api(`/v1/models/${modelId}/atoms.png?scale=6`, { accept: "image/png" })).blob();
   return h("img", { class: "atoms", src: URL.createObjectURL(blob), alt: `Atoms of model ${modelId}` });
@@ -105,8 +119,9 @@ function showSignIn(message) {
 
 // --- datasets --------------------------------------------------------------------------
 
-async function showDatasets() {
-  const listing = await getJson("/v1/datasets?limit=100");
+async function showDatasets(params) {
+  const offset = offsetOf(params);
+  const listing = await getJson(`/v1/datasets?limit=${PAGE}&offset=${offset}`);
   const file = h("input", { type: "file", id: "dataset-file", accept: ".npy", required: true });
   const name = h("input", { type: "text", id: "dataset-name", maxlength: 200, placeholder: "optional" });
   const status = h("p", { class: "muted", role: "status" });
@@ -122,20 +137,32 @@ async function showDatasets() {
       showDatasets();
     } catch (failure) { status.textContent = failure.message; status.className = "error"; }
   } },
-    h("label", { for: "dataset-file" }, "A .npy file (n_samples × n_features)", file),
+    h("label", { for: "dataset-file", class: "wide" }, "A .npy file (n_samples × n_features)", file),
     h("label", { for: "dataset-name" }, "Name", name),
     h("button", { type: "submit" }, "Upload"));
   const rows = listing.data.map((d) => h("tr", {},
     h("td", {}, h("code", {}, d.id)), h("td", {}, d.name || "—"),
     h("td", { class: "num" }, `${d.n_samples} × ${d.n_features}`), h("td", {}, d.dtype),
     h("td", { class: "num" }, bytes(d.nbytes)), h("td", {}, when(d.created_at)),
-    h("td", {}, h("a", { href: `#/jobs?dataset=${d.id}` }, "Fit…"))));
+    h("td", {}, h("a", { href: `#/jobs?dataset=${d.id}` }, "Fit…")),
+    h("td", {}, h("button", { class: "danger", type: "button", onclick: () => deleteDataset(d) }, "Delete"))));
   main().replaceChildren(h("h1", {}, "Datasets"),
     h("section", { class: "card" }, h("h2", {}, "Upload"), form, status),
     h("section", { class: "card" }, h("h2", {}, `Your datasets (${listing.count})`),
       rows.length ? h("table", { id: "datasets" },
-        h("thead", {}, h("tr", {}, ["Id", "Name", "Shape", "Dtype", "Size", "Uploaded", ""].map((t) => h("th", {}, t)))),
-        h("tbody", {}, rows)) : h("p", { class: "muted" }, "None yet: upload a .npy above.")));
+        h("thead", {}, h("tr", {}, ["Id", "Name", "Shape", "Dtype", "Size", "Uploaded", "", ""].map((t) => h("th", {}, t)))),
+        h("tbody", {}, rows)) : h("p", { class: "muted" }, "None yet: upload a .npy above."),
+      pager(listing, offset, "datasets")));
+}
+
+async function deleteDataset(dataset) {
+  const what = dataset.name ? `${dataset.name} (${dataset.id})` : dataset.id;
+  if (!confirm(`Delete dataset ${what}? Models learned from it stay.`)) return;
+  try {
+    await api(`/v1/datasets/${dataset.id}`, { method: "DELETE" });
+    toast(`Deleted ${dataset.id}`);
+  } catch (failure) { toast(failure.message); }
+  route();
 }
 
 // --- jobs ------------------------------------------------------------------------------
@@ -143,7 +170,8 @@ async function showDatasets() {
 function field(id, label, input) { input.id = id; return h("label", { for: id }, label, input); }
 
 async function showJobs(params) {
-  const [jobs, datasets] = await Promise.all([getJson("/v1/jobs?limit=50"), getJson("/v1/datasets?limit=100")]);
+  const offset = offsetOf(params);
+  const [jobs, datasets] = await Promise.all([getJson(`/v1/jobs?limit=${PAGE}&offset=${offset}`), getJson("/v1/datasets?limit=100")]);
   const dataset = h("select", { required: true },
     datasets.data.map((d) => h("option", { value: d.id, selected: d.id === params.get("dataset") },
       `${d.name || d.id} (${d.n_samples} × ${d.n_features})`)));
@@ -181,7 +209,8 @@ async function showJobs(params) {
     h("section", { class: "card" }, h("h2", {}, `Your jobs (${jobs.count})`),
       rows.length ? h("table", { id: "jobs" },
         h("thead", {}, h("tr", {}, ["Id", "State", "Atoms", "Iteration", "Objective", "Submitted", ""].map((t) => h("th", {}, t)))),
-        h("tbody", {}, rows)) : h("p", { class: "muted" }, "None yet.")));
+        h("tbody", {}, rows)) : h("p", { class: "muted" }, "None yet."),
+      pager(jobs, offset, "jobs")));
 }
 
 async function cancel(jobId) {
@@ -190,49 +219,6 @@ async function cancel(jobId) {
     toast(`Cancelling ${jobId}`);
   } catch (failure) { toast(failure.message); }
   setTimeout(route, 400);
-}
-
-// --- charts ----------------------------------------------------------------------------
-
-const SVG = "http://www.w3.org/2000/svg";
-function s(tag, attributes = {}, text) {
-  const element = document.createElementNS(SVG, tag);
-  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
-  if (text !== undefined) element.textContent = text;
-  return element;
-}
-
-// Draws y against x for points [{x, y}] into the <svg>; logY plots log10(y) (y > 0 only).
-function drawChart(svg, points, { logY = false, gap = false, xLabel, yLabel }) {
-  const width = 480, height = 240, left = 62, right = 12, top = 12, bottom = 34;
-  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
-  const usable = points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y) && (!logY || p.y > 0));
-  const ys = usable.map((p) => (logY ? Math.log10(p.y) : p.y));
-  svg.replaceChildren();
-  svg.setAttribute("data-points", String(usable.length));
-  svg.append(s("line", { class: "axis", x1: left, y1: height - bottom, x2: width - right, y2: height - bottom }),
-    s("line", { class: "axis", x1: left, y1: top, x2: left, y2: height - bottom }),
-    s("text", { x: (left + width - right) / 2, y: height - 6, "text-anchor": "middle" }, xLabel),
-    s("text", { x: 12, y: (top + height - bottom) / 2, transform: `rotate(-90 12 ${(top + height - bottom) / 2})`, "text-anchor": "middle" }, yLabel));
-  if (!usable.length) {
-    svg.append(s("text", { x: width / 2, y: height / 2, "text-anchor": "middle" }, "waiting for progress…"));
-    return;
-  }
-  const x0 = Math.min(...usable.map((p) => p.x)), x1 = Math.max(...usable.map((p) => p.x));
-  let y0 = Math.min(...ys), y1 = Math.max(...ys);
-  if (y1 - y0 < 1e-12 * Math.max(1, Math.abs(y1))) { y0 -= 0.5; y1 += 0.5; }
-  const px = (x) => left + (x1 > x0 ? (x - x0) / (x1 - x0) : 0.5) * (width - left - right);
-  const py = (y) => height - bottom - ((y - y0) / (y1 - y0)) * (height - top - bottom);
-  const label = (y) => (logY ? (10 ** y).toExponential(1) : Number(y).toPrecision(4));
-  const tick = (x) => (Number.isInteger(x) ? String(x) : Number(x).toPrecision(3));
-  svg.append(s("text", { x: left - 6, y: py(y1) + 4, "text-anchor": "end" }, label(y1)),
-    s("text", { x: left - 6, y: py(y0) + 4, "text-anchor": "end" }, label(y0)),
-    s("text", { x: px(x0), y: height - bottom + 14, "text-anchor": "start" }, tick(x0)),
-    s("text", { x: px(x1), y: height - bottom + 14, "text-anchor": "end" }, tick(x1)));
-  const d = usable.map((p, i) => `${i ? "L" : "M"}${px(p.x).toFixed(1)},${py(ys[i]).toFixed(1)}`).join("");
-  svg.append(s("path", { class: gap ? "line gap" : "line", d }));
-  const last = usable[usable.length - 1];
-  svg.setAttribute("aria-label", `${yLabel} against ${xLabel}: ${usable.length} points, latest ${Number(last.y).toPrecision(5)} at ${Number(last.x).toPrecision(4)}`);
 }
 
 // --- one job: details, live convergence plot, atoms --------------------------------------
@@ -330,8 +316,9 @@ async function follow(jobId, onEvent) {
 
 // --- models ----------------------------------------------------------------------------
 
-async function showModels() {
-  const models = await getJson("/v1/models?limit=100");
+async function showModels(params) {
+  const offset = offsetOf(params);
+  const models = await getJson(`/v1/models?limit=${PAGE}&offset=${offset}`);
   const rows = models.data.map((m) => h("tr", {},
     h("td", {}, h("a", { href: `#/models/${m.id}` }, h("code", {}, m.id))),
     h("td", { class: "num" }, `${m.n_components} × ${m.n_features}`), h("td", { class: "num" }, String(m.alpha)),
@@ -340,7 +327,8 @@ async function showModels() {
   main().replaceChildren(h("h1", {}, "Models"), h("section", { class: "card" },
     rows.length ? h("table", { id: "models" },
       h("thead", {}, h("tr", {}, ["Id", "Atoms × features", "alpha", "Objective", "From", "Created"].map((t) => h("th", {}, t)))),
-      h("tbody", {}, rows)) : h("p", { class: "muted" }, "None yet: a succeeded job stores one.")));
+      h("tbody", {}, rows)) : h("p", { class: "muted" }, "None yet: a succeeded job stores one."),
+    pager(models, offset, "models")));
 }
 
 async function showModel(modelId) {
@@ -382,12 +370,12 @@ async function route() {
   const parts = path.split("/").filter(Boolean);
   const section = parts[0] || "datasets";
   document.getElementById("nav").hidden = false;
-  for (const link of document.querySelectorAll("nav a")) {
+  for (const link of document.querySelectorAll("#nav a")) {
     if (link.dataset.section === section) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
   const views = { datasets: showDatasets, jobs: (p) => (parts[1] ? showJob(parts[1]) : showJobs(p)),
-    models: () => (parts[1] ? showModel(parts[1]) : showModels()) };
+    models: (p) => (parts[1] ? showModel(parts[1]) : showModels(p)) };
   const view = views[section] || showDatasets;
   document.title = `sparsecoding · ${section}`;
   try {

@@ -13,13 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "service"))
 
 from server_process import Server
-from service_testing import ALICE_KEY, API_KEYS
+from service_testing import ALICE_KEY, API_KEYS, BOB_KEY
 
 pytestmark = pytest.mark.slow
 
@@ -160,3 +161,39 @@ def test_a_new_user_signs_in_uploads_fits_watches_and_cancels(
     assert len(page.query_selector_all("#codes thead th")) == 1 + 32
     _shot(page, "7-model", tmp_path)
     assert job_id.startswith("job_")
+
+
+def test_lists_come_in_pages_and_a_dataset_can_be_deleted(
+    server: Server, page: Any, tmp_path: Path
+) -> None:
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {BOB_KEY}"}) as api:
+        for i in range(27):  # more than a page (25)
+            body = io.BytesIO()
+            np.save(body, np.full((3, 2), float(i)))
+            r = api.post(f"/v1/datasets?name=d{i:02d}", content=body.getvalue(),
+                         headers={"Content-Type": "application/x-npy"})  # fmt: skip
+            assert r.status_code == 201, r.text
+    page.goto(server.url + "/console")
+    page.fill("#api-key", BOB_KEY)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_selector("nav.pager:has-text('1–25 of 27')")
+    assert len(page.query_selector_all("#datasets tbody tr")) == 25
+    page.click("nav.pager a:has-text('Older')")
+    page.wait_for_selector("nav.pager:has-text('26–27 of 27')")
+    names = page.eval_on_selector_all(
+        "#datasets tbody td:nth-child(2)", "cells => cells.map(c => c.textContent)"
+    )
+    assert names == ["d01", "d00"]  # newest first: the two oldest on the last page
+    _shot(page, "8-datasets-page-2", tmp_path)
+
+    page.once("dialog", lambda dialog: dialog.accept())  # "Delete dataset …?"
+    page.click("#datasets tbody tr:has-text('d00') button:has-text('Delete')")
+    page.wait_for_selector("nav.pager:has-text('26–26 of 26')")
+    names = page.eval_on_selector_all(
+        "#datasets tbody td:nth-child(2)", "cells => cells.map(c => c.textContent)"
+    )
+    assert names == ["d01"]
+    page.once("dialog", lambda dialog: dialog.dismiss())  # changing one's mind keeps it
+    page.click("#datasets tbody tr:has-text('d01') button:has-text('Delete')")
+    page.wait_for_timeout(300)
+    assert page.query_selector("#datasets tbody tr:has-text('d01')")
