@@ -12,10 +12,11 @@ import logging
 import os
 import secrets
 import socket
+import time
 import traceback
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -137,7 +138,7 @@ def _run_fit(
     run = job.run_options
     init = run.init
     if run.append and isinstance(init, ModelRef):  # the job spec allows append only so
-        return _learn_on(layout, init.id, X, monitor)
+        return _learn_on(layout, init.id, X, monitor, options.get("time_limit"))
     if isinstance(init, ModelRef):
         init = np.load(layout.dictionary(init.id), allow_pickle=False)
     if _data_parallel(run.execution, X.nbytes, options.get("backend", "numpy")):
@@ -251,12 +252,17 @@ def _finish(conn: Any, job: JobRecord, token: str, state: JobState, **fields: An
 
 
 def _learn_on(
-    layout: DataLayout, model_id: str, X: np.ndarray, monitor: RunMonitor
+    layout: DataLayout,
+    model_id: str,
+    X: np.ndarray,
+    monitor: RunMonitor,
+    time_limit: float | None,
 ) -> tuple[solvers.FitResult, solvers.OnlineModel]:
     """An append job: the model's online statistics learn on from the rows of X, in their
     order (`solvers.partial_fit`); the result's codes and objective are X's on the new
-    dictionary. A rerun (a lost worker) starts again from the stored model, which no run
-    changes."""
+    dictionary. `time_limit` (the job's runtime cap) stops the pass at a progress report
+    (every tenth of X) once passed: stop_reason time_limit, the rows before it learned. A rerun
+    (a lost worker) starts again from the stored model, which no run changes."""
     stored = layout.model_state(model_id)
     if not stored.exists():
         raise solvers.InvalidInputError(
@@ -265,20 +271,27 @@ def _learn_on(
         )
     stream = solvers.OnlineModel.load(stored)
     history: list[solvers.Progress] = []
+    started = time.monotonic()
+    out_of_time = False
 
     def report(progress: solvers.Progress) -> bool:
+        nonlocal out_of_time
         history.append(progress)
-        return monitor.callback(progress) is not False
+        if monitor.callback(progress) is False:
+            return False
+        out_of_time = time_limit is not None and time.monotonic() - started >= time_limit
+        return not out_of_time
 
     solvers.partial_fit(X, stream, callback=report)
     # the last report covers the whole piece (epoch 1) unless the job was told to stop first
     stopped = bool(history) and history[-1].epoch < 1.0
+    reason: Literal["time_limit", "cancelled", "max_iter"] = "max_iter"
+    if stopped:
+        reason = "time_limit" if out_of_time else "cancelled"
     W, o = stream.dictionary, stream.options
     codes = solvers.encode(X, W, alpha=o.alpha, positive=o.positive_codes)
     value = solvers.objective(X, codes, W, o.alpha)
-    result = solvers.FitResult(
-        W, codes, history, stream.n_steps, "cancelled" if stopped else "max_iter", "numpy", value, o
-    )
+    result = solvers.FitResult(W, codes, history, stream.n_steps, reason, "numpy", value, o)
     return result, stream
 
 

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import numpy as np
 import pytest
-from service_testing import NPY, assert_problem, fitted, load_npy, matrix, submit, upload, wait_for
+from service_testing import (
+    NPY,
+    assert_problem,
+    fitted,
+    in_process_client,
+    load_npy,
+    make_settings,
+    matrix,
+    running,
+    submit,
+    upload,
+    wait_for,
+)
 
 import solvers
+from service.app import create_app
 
 pytestmark = pytest.mark.anyio
 
@@ -73,3 +88,25 @@ async def test_append_refusals(client: httpx.AsyncClient, bob: httpx.AsyncClient
         json={"dataset_id": narrow, "n_components": 8, "init": model_id, "append": True},
     )
     assert "features" in assert_problem(r, 422)["detail"]
+
+
+async def test_an_append_job_stops_at_the_runtime_cap(tmp_path: Path, dask_scheduler: str) -> None:
+    """The deployment's runtime cap ends an append job's pass too (it ran to the end of the
+    rows whatever the cap): at the first progress report past it, a tenth of the rows
+    learned, stored as a model with stop_reason runtime_cap."""
+    X1, X2 = matrix(400, 16, seed=1), matrix(3000, 16, seed=2)
+    async with running(create_app(make_settings(tmp_path, dask_scheduler))) as app:
+        async with in_process_client(app) as client:
+            first = await fitted(client, X1, **FIRST)
+    capped = create_app(make_settings(tmp_path, dask_scheduler, max_job_seconds=1e-3))
+    async with running(capped), in_process_client(capped) as client:
+        second_id = await upload(client, X2)
+        job = await submit(
+            client, dataset_id=second_id, n_components=8, init=first["model_id"], append=True
+        )
+        done = await wait_for(client, job["id"])
+        assert done["state"] == "succeeded" and done["stop_reason"] == "runtime_cap", done
+        appended = await _dictionary(client, done["model_id"])
+    stream = solvers.OnlineModel.from_fit(X1, solvers.fit(X1, 8, **FIRST))
+    solvers.partial_fit(X2[:300], stream)  # three mini-batches of 100: the first report
+    np.testing.assert_allclose(appended, stream.dictionary, atol=1e-10)
