@@ -58,9 +58,11 @@ RUN python3 -m compileall -q solvers service openapi/clients/python
 USER sparsecoding
 RUN sparsecoding compile-kernels && python3 -c "import solvers; assert solvers.kernels_cached()"
 
+# /data is the data directory: mount a volume there (docker-compose.yml's `data`). It is not
+# declared a VOLUME, which would give every container that does not mount it (the scheduler,
+# a one-off command) an anonymous volume left behind after it.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     HEALTHCHECK_URL=http://127.0.0.1:8000/healthz
-VOLUME ["/data"]
 EXPOSE 8000 8786 8787
 # The default command's health (the API's); docker-compose.yml gives the scheduler and the
 # workers checks of their own (or set HEALTHCHECK_URL).

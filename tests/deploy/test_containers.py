@@ -195,6 +195,7 @@ class Deployment:
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     deployment = Deployment(tmp_path_factory.mktemp("compose"))
     deployment.down("-v")  # what a run stopped before its own clean-up may have left
+    volumes_before = set(_podman("volume", "ls", "-q").split())
     started = time.monotonic()
     deployment.up()
     print(f"\ncompose up → ready with {N_WORKERS} workers: {time.monotonic() - started:.1f} s")
@@ -208,6 +209,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             _podman(kind, "ls", "-q", "--filter", mine).split() for kind in ("volume", "network")
         ]
         assert left == [[], []], f"volumes and networks left: {left}"
+        anonymous = set(_podman("volume", "ls", "-q").split()) - volumes_before
+        assert not anonymous, f"volumes left: {anonymous}"
 
 
 @pytest.fixture(scope="module")
