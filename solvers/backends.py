@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ._cuda_sources import bcd_pass_source
 from .errors import BackendUnavailableError
 
 
@@ -105,6 +106,29 @@ class Backend:
         out *= beta
         out += H_new
         return out
+
+    def dictionary_pass(
+        self,
+        A: Any,
+        B: Any,
+        W: Any,
+        used: Any,
+        denominator: Any,
+        ridge: float,
+        positive: bool,
+        constrained: bool,
+    ) -> None:
+        """One block-coordinate pass over W's atoms, in place, in one launch (GPU only; the
+        CPU's is compiled by numba). A (k, k), B and W (k, p) C-contiguous in W's dtype,
+        used (k,) bool, denominator (k,) = A_jj + λ (1 where unused); `_cuda_sources`."""
+        assert self.is_gpu, "the CPU's pass is solvers._dictionary_kernel.bcd_pass"
+        k, p = W.shape
+        threads = min(1024, max(32, 1 << max(p - 1, 1).bit_length()))
+        scalar = np.dtype(W.dtype).type
+        flags = (np.int32(positive), np.int32(constrained), np.int32(k), np.int32(p))
+        arguments = (A, B, W, used, denominator, scalar(ridge), *flags)
+        kernel = _bcd_kernel(np.dtype(W.dtype).char)
+        kernel((1,), (threads,), arguments, shared_mem=threads * np.dtype(W.dtype).itemsize)
 
     def compute_scope(self) -> contextlib.AbstractContextManager[Any]:
         """Where a fit or an encode runs: on the CPU, BLAS single-threaded.
@@ -215,6 +239,15 @@ def _probe_device(cupy: ModuleType) -> None:
     if not np.allclose(cupy.asnumpy(out), expected):
         raise RuntimeError("the fused prox kernel gave wrong values")
     cupy.cuda.get_current_stream().synchronize()
+
+
+@functools.cache
+def _bcd_kernel(dtype_char: str) -> Any:
+    """The compiled dictionary pass for float32 ("f") or float64 ("d")."""
+    cupy, _ = _cupy_module()
+    assert cupy is not None
+    source, name = bcd_pass_source({"f": "float", "d": "double"}[dtype_char])
+    return cupy.RawKernel(source, name)
 
 
 @functools.cache

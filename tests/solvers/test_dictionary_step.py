@@ -222,3 +222,29 @@ def test_statistics_replace_old_codes_by_new_ones_in_one_pass(n):
     add_statistics(NUMPY, A, B, H, X, 0.5)
     np.testing.assert_allclose(A, A0 + 0.5 * H.T @ H, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(B, B0 + 0.5 * H.T @ X, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("positive", [False, True])
+def test_the_gpu_pass_is_one_launch_and_agrees_with_the_pass_by_atoms(backend, positive):
+    """On a GPU a pass is one fused kernel (`Backend.dictionary_pass`; it was ~13 launches per
+    atom): its self-check passes, and a pass of it equals the compiled CPU pass, with atoms
+    unused and more features than one block has threads."""
+    from solvers import dictionary
+
+    if not backend.is_gpu:
+        pytest.skip("the fused pass is the GPU's; the CPU's is compiled by numba")
+    assert dictionary._fused_pass_agrees(backend, "d") and dictionary._fused_pass_agrees(
+        backend, "f"
+    )
+    rng = np.random.default_rng(3)
+    H = rng.standard_normal((300, 40)) * (rng.random((300, 40)) < 0.2)
+    H[:, 7] = 0
+    X = rng.standard_normal((300, 1500))
+    W0 = rng.standard_normal((40, 1500)) / 40
+    A, B = H.T @ H, H.T @ X
+    expected = update_dictionary(NUMPY, A, B, W0, positive=positive, n_passes=3)
+    xp = backend.xp
+    W = update_dictionary(
+        backend, xp.asarray(A), xp.asarray(B), xp.asarray(W0), positive=positive, n_passes=3
+    )
+    np.testing.assert_allclose(backend.to_numpy(W), expected, rtol=1e-10, atol=1e-12)
