@@ -45,7 +45,9 @@ GPU_CHECK_ROWS = 65536
 FISTA_ROW_ARRAYS = 8
 DEVICE_FRACTION = 0.25
 # Online fits keep every row's latest codes (float32) to warm-start its next visit when a block's
-# codes fit in this many bytes: a warm start finds the support in one pass instead of several.
+# codes fit in this many bytes of host memory (on a GPU: DEVICE_FRACTION of its free memory, if
+# more): a warm start finds the support in one pass instead of several, and FISTA's work per row
+# falls by a third (benchmarks.fista_work).
 WARM_START_BYTES = 128 * 2**20
 
 
@@ -127,6 +129,7 @@ class RowBlock:
     def __init__(self, start: int, X: Any, backend: Backend) -> None:
         self.start, self.X, self.backend = start, X, backend
         self.x_sq = squared_row_norms(backend, X)
+        self.warm_start_bytes = warm_start_bytes(backend)
         self.codes: Any = None
         self.version = -1
         self.last: tuple[Any, Any, Any] | None = None
@@ -136,7 +139,7 @@ class RowBlock:
         return int(self.X.shape[0])
 
     def keeps_codes(self, k: int) -> bool:
-        return self.n_rows * k * 4 <= WARM_START_BYTES
+        return self.n_rows * k * 4 <= self.warm_start_bytes
 
     def code(
         self,
@@ -326,6 +329,18 @@ def _coded(backend: Backend, X: Any, W: Any, cfg: CodeSettings, warm: Any, x_sq:
 def pass_rows(n_features: int, n_components: int) -> int:
     """Rows per chunk of a pass over every row: PASS_BYTES of work arrays, 1024 to 65536."""
     return int(np.clip(PASS_BYTES // (24 * (n_features + n_components)), 1024, 65536))
+
+
+def warm_start_bytes(backend: Backend) -> int:
+    """The bytes a block's kept codes may take: WARM_START_BYTES of host memory on the CPU (an
+    online fit over a memory-mapped file stays within file + 300 MB); on a GPU DEVICE_FRACTION
+    of its free memory (at P2's 500,000 rows × 512 atoms the codes take 1 GB, which the host
+    threshold turned warm starts off for)."""
+    if not backend.is_gpu:
+        return WARM_START_BYTES
+    memory = backend.memory()
+    assert memory is not None
+    return max(WARM_START_BYTES, int(DEVICE_FRACTION * memory["free_bytes"]))
 
 
 def code_rows(backend: Backend, solver: str, n_features: int, n_components: int) -> int:

@@ -136,3 +136,19 @@ def test_a_gpu_codes_as_many_rows_at_once_as_its_memory_holds(backend):
     chosen = rows.code_rows(backend, "fista", 256, 512)
     assert rows.GPU_CHECK_ROWS <= chosen
     assert chosen * 8 * (rows.FISTA_ROW_ARRAYS * 512 + 2 * 256) <= max(free, 2**30)
+
+
+def test_kept_codes_are_bounded_by_the_memory_they_live_in(backend):
+    """Warm starts of an online fit keep every row's codes: within WARM_START_BYTES of host
+    memory on the CPU, within a quarter of the free device memory on a GPU (the host bound had
+    turned them off at P2's size)."""
+    from solvers import rows
+
+    budget = rows.warm_start_bytes(backend)
+    if not backend.is_gpu:
+        assert budget == rows.WARM_START_BYTES
+        return
+    free = backend.memory()["free_bytes"]
+    assert budget == max(rows.WARM_START_BYTES, int(rows.DEVICE_FRACTION * free))
+    block = rows.RowBlock(0, backend.asarray(np.zeros((500_000, 4)), np.float32), backend)
+    assert block.keeps_codes(512) == (500_000 * 512 * 4 <= budget)
