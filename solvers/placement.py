@@ -3,8 +3,10 @@
 A cluster may mix CPU workers and GPU workers (docker-compose.yml's `worker` and `gpu-worker`).
 A cupy fit's every task is pinned to the workers where CuPy is usable (`allow_other_workers=
 False`: anywhere else the task would fail, and Dask's work stealing would otherwise move some
-there); a NumPy fit's chunks prefer the other workers and fall back to the GPU workers only
-when no other worker is alive (a loose restriction), so that they leave the GPU free.
+there); a NumPy fit's tasks are pinned to the other workers while there are any, so that they
+leave the GPU free. The pins are strict: Dask steals a task with a loose restriction to any
+idle worker when its own are busy (`WorkStealing._get_thief`), which put CPU chunks on an idle
+GPU worker under load.
 
 A GPU worker is one whose CuPy is usable or that was started with the Dask resource
 `GPU_RESOURCE` (`dask worker ... --resources GPU=1`).
@@ -60,12 +62,12 @@ def backend_name(workers: Workers, name: str, code_solver: str) -> str:
 
 def restrictions(workers: Workers, backend: str, chunk: int | None = None) -> dict[str, Any]:
     """`client.submit` keywords for a task of a fit on `backend`; `chunk`: the task that loads
-    chunk number `chunk`, spread over the allowed workers in turn."""
+    chunk number `chunk` (without GPU workers to keep free, chunks go to the workers in turn,
+    any other worker taking one whose worker is gone)."""
     if backend == "cupy":
         return {"workers": list(workers.cupy), "allow_other_workers": False}
-    preferred = workers.cpu or workers.every
+    if workers.cpu and len(workers.cpu) < len(workers.every):
+        return {"workers": list(workers.cpu), "allow_other_workers": False}
     if chunk is not None:
-        return {"workers": [preferred[chunk % len(preferred)]], "allow_other_workers": True}
-    if len(preferred) == len(workers.every):  # no GPU worker to keep free: Dask decides
-        return {}
-    return {"workers": list(preferred), "allow_other_workers": True}
+        return {"workers": [workers.every[chunk % len(workers.every)]], "allow_other_workers": True}
+    return {}

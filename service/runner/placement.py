@@ -41,10 +41,11 @@ def job_restrictions(
 
     `workers`: the scheduler's {address: info} (info["resources"] marks a GPU worker started
     with `--resources GPU=1`); `cupy_workers`: those where CuPy is usable. A cupy job runs on
-    those only. A CPU job (numpy, or auto with a CPU-only code solver) prefers the other
-    workers and takes a GPU worker only when no other is alive (a loose restriction), so it
-    never holds a GPU worker's slot while a CPU worker could run it; auto with a solver that
-    runs on both goes wherever Dask puts it, and runs on the GPU there if it has one.
+    those only. A CPU job (numpy, or auto with a CPU-only code solver) runs on the other
+    workers while the cluster has any, waiting for one rather than taking a GPU worker's slot
+    (a strict restriction: Dask steals loosely restricted tasks to idle workers of any kind);
+    auto with a solver that runs on both goes wherever Dask puts it, and runs on the GPU there
+    if it has one.
     """
     backend = options.get("backend", "numpy")
     if backend == "cupy":
@@ -56,4 +57,4 @@ def job_restrictions(
     cpu = sorted(set(workers) - gpu)
     if not gpu or not cpu:
         return {}
-    return {"workers": cpu, "allow_other_workers": True}
+    return {"workers": cpu, "allow_other_workers": False}

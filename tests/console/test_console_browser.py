@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,11 +15,8 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "service"))
-
 from server_process import Server
-from service_testing import ALICE_KEY, API_KEYS, BOB_KEY
+from service_testing import ALICE_KEY, BOB_KEY
 
 pytestmark = pytest.mark.slow
 
@@ -36,16 +32,6 @@ def _chromium() -> str:
         "no Chromium to drive: install Debian's chromium-headless-shell (the README's test "
         "command does: apt-get install chromium-headless-shell)"
     )
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = Server(
-        tmp_path_factory.mktemp("console") / "data", {"SPARSECODING_API_KEYS": API_KEYS}
-    )
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -9,17 +9,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "service"))
-
 from server_process import Server
-from service_testing import ALICE_KEY, API_KEYS
+from service_testing import ALICE_KEY
 
 pytestmark = pytest.mark.slow
 
@@ -28,16 +23,6 @@ INSTALL = (
     "the README's test command installs them: apt-get install firefox-esr and "
     "npm ci --prefix tests/console/firefox"
 )
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = Server(
-        tmp_path_factory.mktemp("firefox") / "data", {"SPARSECODING_API_KEYS": API_KEYS}
-    )
-    server.start()
-    yield server
-    server.stop()
 
 
 def test_a_new_user_signs_in_uploads_fits_and_encodes_in_firefox(

@@ -1,5 +1,5 @@
 """Which workers may run a job (`service.runner.placement.job_restrictions`): cupy jobs the
-GPU workers only, CPU jobs the others first."""
+GPU workers only, CPU jobs the others while there are any."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ def test_cupy_jobs_run_on_workers_with_cupy_only():
     }
 
 
-def test_cpu_jobs_prefer_workers_without_a_gpu():
-    expected = {"workers": [CPU], "allow_other_workers": True}
+def test_cpu_jobs_keep_off_the_gpu_workers():
+    expected = {"workers": [CPU], "allow_other_workers": False}
     assert job_restrictions({"backend": "numpy"}, WORKERS, [GPU]) == expected
     assert job_restrictions({}, WORKERS, [GPU]) == expected  # numpy is the default
     assert job_restrictions({"backend": "auto", "code_solver": "cd"}, WORKERS, [GPU]) == expected

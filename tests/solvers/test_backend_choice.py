@@ -64,9 +64,13 @@ def test_cupy_tasks_are_pinned_to_the_gpu_workers():
         }
 
 
-def test_numpy_tasks_prefer_the_cpu_workers():
-    assert restrictions(MIXED, "numpy", chunk=3) == {"workers": [CPU], "allow_other_workers": True}
-    assert restrictions(MIXED, "numpy") == {"workers": [CPU], "allow_other_workers": True}
+def test_numpy_tasks_keep_off_the_gpu_workers():
+    # strict: Dask steals loosely restricted tasks to idle workers of any kind
+    for chunk in (None, 3):
+        assert restrictions(MIXED, "numpy", chunk) == {
+            "workers": [CPU],
+            "allow_other_workers": False,
+        }
     # no GPU worker to keep free: chunks are spread over every worker, the rest is Dask's
     assert restrictions(CPU_ONLY, "numpy", chunk=1) == {
         "workers": [GPU],
