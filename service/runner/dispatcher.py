@@ -208,9 +208,12 @@ class Dispatcher:
         waiting = [(job_id, tenant) for job_id, tenant in queued if job_id not in self.futures]
         chosen = fair_picks(waiting, load, free)
         if chosen:  # whole records only of the jobs to submit
-            for job in await self.db.read(self._queued_records, chosen):
+            records = await self.db.read(self._queued_records, chosen)
+            # the cluster's workers, once for the pass: the submissions follow one another
+            workers = (await self.worker_identities(), await self.workers_with("cupy"))
+            for job in records:
                 if job.id not in self.futures:
-                    await self._submit(job, priority=-load[job.tenant])
+                    self._submit(job, workers, priority=-load[job.tenant])
                     load[job.tenant] += 1
 
     async def _ask_to_give_way(self, running: Counter[str]) -> None:
@@ -286,12 +289,16 @@ class Dispatcher:
         records = (repo.get_by_id(job_id) for job_id in job_ids)
         return [job for job in records if job is not None and job.state == JobState.queued]
 
-    async def _submit(self, job: JobRecord, priority: int = 0) -> None:
-        """Hand `job` to Dask; `priority`: higher runs first among what waits there."""
+    def _submit(
+        self,
+        job: JobRecord,
+        workers: tuple[dict[str, dict[str, Any]], list[str]],
+        priority: int = 0,
+    ) -> None:
+        """Hand `job` to Dask; `workers`: (the scheduler's worker identities, those with a
+        usable CuPy), where it may run; `priority`: higher runs first among what waits there."""
         client = self.cluster.client
-        restrictions = job_restrictions(
-            job.options, await self.worker_identities(), await self.workers_with("cupy")
-        )
+        restrictions = job_restrictions(job.options, *workers)
         future = client.submit(
             run_job,
             str(self.layout.root.resolve()),
