@@ -231,11 +231,20 @@ def main() -> int:
     gpu = not args.cpu
     started = time.perf_counter()
     print(machine_line(), flush=True)
-    checks = [check_device(gpu)]
-    checks.append(check_gpu_tests(gpu, timeout=200))
-    checks.append(check_agreement())
-    checks.append(check_http(gpu, timeout=90))
-    checks += check_p2(gpu, timeout=330)
+    # Each row is printed as it is known, so that a run stopped at the device's 10-minute
+    # limit still shows what it measured; the budgets keep the whole under about 9 minutes.
+    checks: list[Check] = []
+    steps = (
+        lambda: [check_device(gpu)],
+        lambda: [check_gpu_tests(gpu, timeout=180)],
+        lambda: [check_agreement()],
+        lambda: [check_http(gpu, timeout=90)],
+        lambda: check_p2(gpu, timeout=280),
+    )
+    for step in steps:
+        for check in step():
+            checks.append(check)
+            print(f"# {check.name}: {check.status} — {check.detail}", flush=True)
     text = table(["check", "result", "detail"], [[c.name, c.status, c.detail] for c in checks])
     text += f"\n\n{'GPU' if gpu else 'CPU'} path, {time.perf_counter() - started:.0f} s"
     print(f"\n{text}")
