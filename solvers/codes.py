@@ -142,7 +142,9 @@ def _fista(backend: Backend, X, W, x_sq, H, alpha, tol, max_iter, positive) -> C
     """Batched FISTA with per-row adaptive restart; converged rows are frozen.
 
     All rows move together: one (n_active, k) × (k, k) product per iteration. Rows whose gap is
-    under tol leave the active set at each check, so the work shrinks as rows converge.
+    under tol leave the active set at each check, so the work shrinks as rows converge; rows
+    whose signs did not change since the last check are solved exactly on their support
+    (`support_solve.finish_on_support`) and leave too when that solution is certified.
     """
     xp = backend.xp
     dtype = X.dtype
@@ -178,7 +180,8 @@ def _fista(backend: Backend, X, W, x_sq, H, alpha, tol, max_iter, positive) -> C
         gaps[active] = rel
         residual_sq[active] = row_rsq
         still = rel > tol
-        # The one host synchronisation per FISTA_CHECK_EVERY iterations: how many rows remain.
+        # Host synchronisations once per FISTA_CHECK_EVERY iterations only: how many rows
+        # remain, and (the finishing step) their support sizes and how many it certified.
         active = active[still]
         if active.shape[0] and done < max_iter:
             active = _finish_settled(backend, H, G64, C64, x_sq, alpha, positive, tol, active,
