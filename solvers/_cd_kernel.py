@@ -206,21 +206,34 @@ def _solve_rows(
             residual_sq[i] = 0.0
             sweeps[i] = 0
             continue
-        for j in range(k):
-            h[j] = 0.0 if cold else H[i, j]
-            c[j] = C[i, j]
-        _refresh(h, q, c, G)
         target = tol * x_sq[i]
-        gap, r_sq = _row_gap(h, q, c, x_sq[i], alpha, positive)
         used = 0
         newton = True
-        if gap > target and _support(h, active) == 0:
-            # Cold rows only: a warm start (the previous codes of a fit) is usually a pass or
-            # two from its certificate, closer than the path from h = 0. Each segment costs
-            # about a pass, and counts as one against max_sweeps.
+        if cold:
+            # The path from h = 0 (q = c). Each segment costs about a pass, and counts as one
+            # against max_sweeps. A row with ‖c‖∞ ≤ α (h = 0 is its solution: no segment) has
+            # gap 0 and ‖r‖² = ‖x‖² exactly, so nothing more is computed for it.
+            for j in range(k):
+                h[j] = 0.0
+                c[j] = C[i, j]
+                q[j] = c[j]
             _, used = homotopy(h, q, G, alpha, positive, max_active, max_steps, L, work, active)
+            if used == 0 and _support(h, active) == 0:
+                gap, r_sq = 0.0, x_sq[i]
+            else:
+                _refresh(h, q, c, G)
+                gap, r_sq = _row_gap(h, q, c, x_sq[i], alpha, positive)
+        else:
+            for j in range(k):
+                h[j] = H[i, j]
+                c[j] = C[i, j]
             _refresh(h, q, c, G)
             gap, r_sq = _row_gap(h, q, c, x_sq[i], alpha, positive)
+            if gap > target and _support(h, active) == 0:
+                # a warm start of zeros: the path, as for a cold row
+                _, used = homotopy(h, q, G, alpha, positive, max_active, max_steps, L, work, active)
+                _refresh(h, q, c, G)
+                gap, r_sq = _row_gap(h, q, c, x_sq[i], alpha, positive)
         while gap > target and used < max_sweeps:
             # One full pass; `changed` counts the coordinates that entered or left the support.
             changed = 0
