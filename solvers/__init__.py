@@ -30,7 +30,7 @@ from .options import (
     OptionSpec,
     option_specs,
 )
-from .placement import GPU_RESOURCE
+from .placement import GPU_RESOURCE, ClusterWorkers, task_restrictions
 from .result import FitResult, Progress
 from .streaming import OnlineModel, partial_fit
 from .validation import size_warning, validate_data, validate_options, working_dtype
@@ -48,6 +48,7 @@ __all__ = [
     "MODES",
     "BackendName",
     "BackendUnavailableError",
+    "ClusterWorkers",
     "CodeSolver",
     "ConvergenceWarning",
     "DaskExecutor",
@@ -79,6 +80,7 @@ __all__ = [
     "relative_gaps",
     "remove_checkpoint",
     "size_warning",
+    "task_restrictions",
     "validate_data",
     "validate_options",
     "working_dtype",

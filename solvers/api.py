@@ -19,6 +19,7 @@ from .init import initial_dictionary
 from .omp import omp_codes
 from .online import fit_online
 from .options import DEFAULTS, INITS, FitOptions, default_code_tol, float64_code_step
+from .placement import backend_name
 from .result import FitResult, ProgressCallback
 from .rows import CodeSettings, code_rows
 from .run import Run, clock
@@ -121,7 +122,8 @@ def _fit_on_cluster(
                 "(dask: X.compute_chunk_sizes())"
             )
     warn_if_too_large(X.shape[0], n_components)
-    opts = on_backend(opts, executor.backend_for(opts.backend, opts.code_solver))
+    workers = executor.workers()  # once: the backend's choice and the chunks' placement
+    opts = on_backend(opts, backend_name(workers, opts.backend, opts.code_solver))
     dtype = working_dtype(X.dtype, opts.dtype)
     W0 = initial_dictionary(
         np.asarray(X, dtype=dtype) if init == "svd" else CastRows(X, dtype),
@@ -133,7 +135,7 @@ def _fit_on_cluster(
     opts = resolve_options(opts, X.shape[0], n_components, opts.backend == "cupy")
     code = CodeSettings.of(opts, dtype.name, opts.backend)
     try:
-        rows = executor.start(path or X, X.shape, dtype, opts.backend, code)
+        rows = executor.start(path or X, X.shape, dtype, opts.backend, code, workers)
     except ValueError as exc:
         raise InvalidInputError(str(exc)) from exc
     try:

@@ -33,7 +33,7 @@ from .backends import get_backend
 from .checkpoint import codes_folder
 from .dictionary import reseed_atoms
 from .executors import StepStats
-from .placement import Workers, backend_name, restrictions
+from .placement import ClusterWorkers, task_restrictions
 from .rows import WARM_START_BYTES, CodeSettings
 
 # A chunk's target size: small enough that several fit in a worker next to their codes, large
@@ -68,16 +68,22 @@ class DaskExecutor:
         self.client, self.n_chunks = client, n_chunks
         self.codes_path = None if codes_path is None else os.fspath(codes_path)
 
-    def backend_for(self, name: str, code_solver: str) -> str:
-        """The backend ("numpy" or "cupy") a fit asking for `name` runs on here
-        (`solvers.placement.backend_name`)."""
-        return backend_name(Workers.of(self.client), name, code_solver)
+    def workers(self) -> ClusterWorkers:
+        """The cluster's workers now, by kind (one probe of every worker)."""
+        return ClusterWorkers.of(self.client)
 
     def start(
-        self, source: Any, shape: tuple[int, int], dtype: np.dtype, backend: str, code: CodeSettings
+        self,
+        source: Any,
+        shape: tuple[int, int],
+        dtype: np.dtype,
+        backend: str,
+        code: CodeSettings,
+        workers: ClusterWorkers | None = None,
     ) -> ChunkedRows:
-        """The chunks of X (a path or an array, of `shape`) loaded on the workers."""
-        return ChunkedRows(self, source, shape, dtype, backend, code)
+        """The chunks of X (a path or an array, of `shape`) loaded on the workers; `workers`:
+        as `self.workers()` gave them when the fit chose its backend (else probed here)."""
+        return ChunkedRows(self, source, shape, dtype, backend, code, workers)
 
 
 class ChunkedRows:
@@ -97,11 +103,12 @@ class ChunkedRows:
         dtype: np.dtype,
         backend: str,
         code: CodeSettings,
+        workers: ClusterWorkers | None = None,
     ) -> None:
         self.client, self.codes_path = where.client, where.codes_path
         self.n_samples, self.n_features = shape
         self.dtype, self.device, self.settings = np.dtype(dtype), backend, code
-        self.workers = Workers.of(self.client)
+        self.workers = workers or ClusterWorkers.of(self.client)
         if not self.workers.every:
             raise ValueError("the Dask cluster has no workers")
         if backend == "cupy" and not self.workers.cupy:
@@ -122,7 +129,7 @@ class ChunkedRows:
                 int(stop),
                 self.dtype.name,
                 key=f"{self.token}-rows-{c}",
-                **restrictions(self.workers, backend, chunk=c),
+                **task_restrictions(self.workers, backend, chunk=c),
             )
             for c, (start, stop) in enumerate(itertools.pairwise(bounds))
         ]
@@ -156,7 +163,7 @@ class ChunkedRows:
                 self.device,
                 *args,
                 key=f"{self.token}-{name}-{self.steps}-{c}",
-                **restrictions(self.workers, self.device),
+                **task_restrictions(self.workers, self.device),
             )
             for c, args in parts
         ]

@@ -14,6 +14,7 @@ A GPU worker is one whose CuPy is usable or that was started with the Dask resou
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +31,7 @@ def cupy_usable() -> bool:
 
 
 @dataclass(frozen=True)
-class Workers:
+class ClusterWorkers:
     """The cluster's worker addresses, sorted: all, those that can run cupy, the CPU ones."""
 
     every: list[str]
@@ -38,15 +39,26 @@ class Workers:
     cpu: list[str]
 
     @classmethod
-    def of(cls, client: Any) -> Workers:
+    def of(cls, client: Any) -> ClusterWorkers:
+        """Asked of the cluster: the scheduler's view and a CuPy probe on every worker."""
         info = client.scheduler_info(n_workers=-1)["workers"]
         usable = client.run(cupy_usable) if info else {}
-        gpu = {a for a, w in info.items() if w.get("resources", {}).get(GPU_RESOURCE)}
-        gpu |= {a for a, ok in usable.items() if ok}
-        return cls(sorted(info), sorted(a for a in usable if usable[a]), sorted(set(info) - gpu))
+        return cls.classify(info, [address for address, ok in usable.items() if ok])
+
+    @classmethod
+    def classify(cls, info: dict[str, dict[str, Any]], cupy: Iterable[str]) -> ClusterWorkers:
+        """From the scheduler's {address: worker info} and the addresses where CuPy is usable:
+        a GPU worker is one of those, or one started with the resource GPU_RESOURCE."""
+        cupy = sorted(cupy)
+        gpu = set(cupy) | {
+            address
+            for address, worker in info.items()
+            if (worker.get("resources") or {}).get(GPU_RESOURCE)
+        }
+        return cls(sorted(info), cupy, sorted(set(info) - gpu))
 
 
-def backend_name(workers: Workers, name: str, code_solver: str) -> str:
+def backend_name(workers: ClusterWorkers, name: str, code_solver: str) -> str:
     """The backend a fit asked for with `name` runs on: "auto" is cupy when some worker has a
     usable GPU and the code solver runs there; "cupy" needs such a worker."""
     if name == "numpy" or (name == "auto" and code_solver in CPU_ONLY_CODE_SOLVERS):
@@ -60,7 +72,9 @@ def backend_name(workers: Workers, name: str, code_solver: str) -> str:
     )
 
 
-def restrictions(workers: Workers, backend: str, chunk: int | None = None) -> dict[str, Any]:
+def task_restrictions(
+    workers: ClusterWorkers, backend: str, chunk: int | None = None
+) -> dict[str, Any]:
     """`client.submit` keywords for a task of a fit on `backend`; `chunk`: the task that loads
     chunk number `chunk` (without GPU workers to keep free, chunks go to the workers in turn,
     any other worker taking one whose worker is gone)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from solvers import CPU_ONLY_CODE_SOLVERS, GPU_RESOURCE
+from solvers import CPU_ONLY_CODE_SOLVERS, ClusterWorkers, task_restrictions
 
 # Data-parallel is chosen automatically once X exceeds this fraction of one worker's memory.
 MEMORY_FRACTION = 0.25
@@ -48,13 +48,7 @@ def job_restrictions(
     if it has one.
     """
     backend = options.get("backend", "numpy")
-    if backend == "cupy":
-        return {"workers": sorted(cupy_workers), "allow_other_workers": False}
     if backend == "auto" and options.get("code_solver", "auto") not in CPU_ONLY_CODE_SOLVERS:
         return {}
-    gpu = set(cupy_workers)
-    gpu |= {a for a, info in workers.items() if (info.get("resources") or {}).get(GPU_RESOURCE)}
-    cpu = sorted(set(workers) - gpu)
-    if not gpu or not cpu:
-        return {}
-    return {"workers": cpu, "allow_other_workers": False}
+    kinds = ClusterWorkers.classify(workers, cupy_workers)
+    return task_restrictions(kinds, "cupy" if backend == "cupy" else "numpy")

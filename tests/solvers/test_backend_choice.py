@@ -9,7 +9,7 @@ import pytest
 
 import solvers
 from solvers import backends
-from solvers.placement import Workers, backend_name, restrictions
+from solvers.placement import ClusterWorkers, backend_name, task_restrictions
 
 CPU, GPU = "tcp://10.0.0.1:1", "tcp://10.0.0.2:1"
 
@@ -52,13 +52,13 @@ def test_cupy_tf32_makes_the_gpu_backend_unavailable(monkeypatch):
         backends._cupy_module.cache_clear()
 
 
-MIXED = Workers(every=[CPU, GPU], cupy=[GPU], cpu=[CPU])
-CPU_ONLY = Workers(every=[CPU, GPU], cupy=[], cpu=[CPU, GPU])
+MIXED = ClusterWorkers(every=[CPU, GPU], cupy=[GPU], cpu=[CPU])
+CPU_ONLY = ClusterWorkers(every=[CPU, GPU], cupy=[], cpu=[CPU, GPU])
 
 
 def test_cupy_tasks_are_pinned_to_the_gpu_workers():
     for chunk in (None, 0, 1):
-        assert restrictions(MIXED, "cupy", chunk) == {
+        assert task_restrictions(MIXED, "cupy", chunk) == {
             "workers": [GPU],
             "allow_other_workers": False,
         }
@@ -67,16 +67,16 @@ def test_cupy_tasks_are_pinned_to_the_gpu_workers():
 def test_numpy_tasks_keep_off_the_gpu_workers():
     # strict: Dask steals loosely restricted tasks to idle workers of any kind
     for chunk in (None, 3):
-        assert restrictions(MIXED, "numpy", chunk) == {
+        assert task_restrictions(MIXED, "numpy", chunk) == {
             "workers": [CPU],
             "allow_other_workers": False,
         }
     # no GPU worker to keep free: chunks are spread over every worker, the rest is Dask's
-    assert restrictions(CPU_ONLY, "numpy", chunk=1) == {
+    assert task_restrictions(CPU_ONLY, "numpy", chunk=1) == {
         "workers": [GPU],
         "allow_other_workers": True,
     }
-    assert restrictions(CPU_ONLY, "numpy") == {}
+    assert task_restrictions(CPU_ONLY, "numpy") == {}
 
 
 def test_the_backend_of_a_cluster_fit():
