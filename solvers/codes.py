@@ -172,9 +172,9 @@ def _fista(backend: Backend, X, W, x_sq, H, alpha, tol, max_iter, positive) -> C
     t = xp.ones((n, 1), dtype=dtype)
     active = xp.arange(n)
     signs = xp.zeros((n, H.shape[1]), dtype=xp.int8)  # each row's signs at the last check
+    H_act = H.copy()  # the active rows' codes, carried between checks (one gather fewer each)
     done = 0
     while True:
-        H_act = H[active]
         row_gaps, row_rsq = lasso_gaps(G64, C64[active], x_sq[active], H_act, alpha, positive)
         rel = xp.where(x_sq[active] > 0, row_gaps / xp.maximum(x_sq[active], 1e-300), 0.0)
         gaps[active] = rel
@@ -182,13 +182,14 @@ def _fista(backend: Backend, X, W, x_sq, H, alpha, tol, max_iter, positive) -> C
         still = rel > tol
         # Host synchronisations once per FISTA_CHECK_EVERY iterations only: how many rows
         # remain, and (the finishing step) their support sizes and how many it certified.
-        active = active[still]
+        active, H_act = active[still], H_act[still]
         if active.shape[0] and done < max_iter:
-            active = _finish_settled(backend, H, G64, C64, x_sq, alpha, positive, tol, active,
-                                     gaps, residual_sq, signs)  # fmt: skip
+            left = _finish_settled(backend, H, H_act, G64, C64, x_sq, alpha, positive, tol,
+                                   active, gaps, residual_sq, signs)  # fmt: skip
+            active, H_act = active[left], H_act[left]
         if active.shape[0] == 0 or done >= max_iter:
             break
-        H_act, Y_act = H[active], Y[active]
+        Y_act = Y[active]
         t[active] = _fista_iterations(
             backend,
             H_act,
@@ -209,12 +210,11 @@ def _fista(backend: Backend, X, W, x_sq, H, alpha, tol, max_iter, positive) -> C
 
 
 def _finish_settled(
-    backend, H, G64, C64, x_sq, alpha, positive, tol, active, gaps, residual_sq, signs
+    backend, H, H_act, G64, C64, x_sq, alpha, positive, tol, active, gaps, residual_sq, signs
 ):
-    """The rows of `active` whose signs are those of the last check (`signs` (n, k) int8,
-    updated here) are tried by `finish_on_support`; those it certifies take its codes and
-    leave. Returns the rows still active."""
-    H_act = H[active]
+    """The rows of `active` (their codes H_act) whose signs are those of the last check
+    (`signs` (n, k) int8, updated here) are tried by `finish_on_support`; those it certifies
+    take its codes in H and leave. Returns the mask of the rows still active."""
     now = backend.xp.sign(H_act).astype(signs.dtype)
     settled = (now == signs[active]).all(axis=1)
     signs[active] = now
@@ -226,7 +226,7 @@ def _finish_settled(
         H[done] = codes[taken]
         gaps[done] = row_gaps[taken]
         residual_sq[done] = row_rsq[taken]
-    return active[~taken]
+    return ~taken
 
 
 def _fista_iterations(backend: Backend, H, Y, t, G, C, step, threshold, positive, n_iter) -> Any:
