@@ -91,8 +91,9 @@ def test_the_backend_of_a_cluster_fit():
 
 def test_device_arrays_are_taken_wherever_host_arrays_are(backend):
     """Inputs on the GPU (CuPy arrays) are accepted by fit, encode and objective, mixed with
-    host arrays too, and give the host arrays' results (on numpy: the same calls on host
-    arrays, the baseline)."""
+    host arrays too, and give the host arrays' results."""
+    if not backend.is_gpu:
+        pytest.skip("host arrays are what the other tests pass: nothing to compare here")
     rng = np.random.default_rng(0)
     X = rng.standard_normal((60, 6))
     W = rng.standard_normal((3, 6))
